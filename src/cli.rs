@@ -1,0 +1,220 @@
+//! Command line: `serve` (default), `healthcheck`, `check-config`, `gen-secrets`,
+//! `clear-credentials`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, RawConfig};
+use crate::state::AppState;
+
+#[derive(Debug, Parser)]
+#[command(name = "spotter", version, about = "Self-hosted companion for Navidrome")]
+pub struct Cli {
+    /// TOML configuration file (environment variables override it).
+    #[arg(long, env = "SPOTTER_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server (the default).
+    Serve,
+    /// GET /healthz on the configured port; exit 0 when healthy (for container health checks).
+    Healthcheck,
+    /// Validate the configuration and print it with secrets masked.
+    CheckConfig,
+    /// Print a fresh `.env` block with both required secrets.
+    GenSecrets,
+    /// Delete every stored credential of every service and every session.
+    ClearCredentials {
+        /// Confirm the deletion (nothing is deleted without it).
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+fn config_file(cli: &Cli) -> Option<PathBuf> {
+    cli.config.clone().or_else(|| {
+        let default = PathBuf::from("spotter.toml");
+        default.exists().then_some(default)
+    })
+}
+
+fn load_config(cli: &Cli) -> Result<Config, ExitCode> {
+    Config::load(config_file(cli).as_deref()).map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::from(2)
+    })
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        None | Some(Command::Serve) => {
+            let config = match load_config(&cli) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            crate::telemetry::init(&config.log_level, config.log_format);
+            match runtime().and_then(|rt| rt.block_on(serve(config))) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "spotter stopped");
+                    eprintln!("spotter: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Some(Command::Healthcheck) => healthcheck(&cli),
+        Some(Command::CheckConfig) => match load_config(&cli) {
+            Ok(config) => {
+                for (k, v) in config.masked_summary() {
+                    println!("{k}={v}");
+                }
+                for var in crate::config::unknown_env_vars() {
+                    eprintln!("warning: {var} is not a setting this version knows; it is ignored");
+                }
+                if config.secure_cookie_mismatch() {
+                    eprintln!("warning: {}", SECURE_COOKIE_WARNING);
+                }
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Some(Command::GenSecrets) => {
+            print!("{}", crate::config::generate_secrets_block());
+            ExitCode::SUCCESS
+        }
+        Some(Command::ClearCredentials { yes }) => {
+            if !yes {
+                eprintln!(
+                    "This deletes every stored credential (Navidrome password, linked services) and signs everyone out.\n\
+                     Run again with --yes to confirm."
+                );
+                return ExitCode::from(2);
+            }
+            let config = match load_config(&cli) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            match runtime().and_then(|rt| rt.block_on(clear_credentials(&config))) {
+                Ok(n) => {
+                    println!("Deleted {n} stored credential and session row(s).");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("spotter: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+const SECURE_COOKIE_WARNING: &str = "SPOTTER_SECURITY_SECURE_COOKIES is true but SPOTTER_SERVER_BASE_URL is plain http on a non-local host: \
+     browsers will drop the session cookie. Serve Spotter over https (through the proxy) or set SPOTTER_SECURITY_SECURE_COOKIES=false";
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    for var in crate::config::unknown_env_vars() {
+        tracing::warn!(variable = %var, "unknown SPOTTER_ variable ignored");
+    }
+    if config.secure_cookie_mismatch() {
+        tracing::warn!("{SECURE_COOKIE_WARNING}");
+    }
+    let db = crate::db::connect_and_migrate(&config.database_url).await?;
+    let addr = config.listen_addr;
+    let state = AppState::new(config, db.clone())?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr} (SPOTTER_SERVER_HOST / SPOTTER_SERVER_PORT)"))?;
+    tracing::info!(%addr, version = env!("CARGO_PKG_VERSION"), "spotter listening");
+    crate::http::serve(listener, state, shutdown_signal()).await?;
+    db.close().await;
+    tracing::info!("spotter stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}
+
+async fn clear_credentials(config: &Config) -> anyhow::Result<u64> {
+    let db = crate::db::connect_and_migrate(&config.database_url).await?;
+    let n = crate::db::credentials::clear_all(&db).await?;
+    crate::db::audit::record(
+        &db,
+        crate::db::audit::NewAuditEvent {
+            user_id: None,
+            kind: crate::domain::audit::AuditKind::CredentialsCleared,
+            username: "",
+            client_ip: "cli",
+            detail: "spotter clear-credentials",
+        },
+    )
+    .await?;
+    db.close().await;
+    Ok(n)
+}
+
+/// Only the port and host are needed: the check must work even where secrets are unreadable.
+fn healthcheck(cli: &Cli) -> ExitCode {
+    let raw: RawConfig = match crate::config::figment(config_file(cli).as_deref())
+        .and_then(|f| f.extract().map_err(|e| e.to_string()))
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("healthcheck: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let host = match raw.server.host.trim() {
+        "0.0.0.0" | "" => "127.0.0.1".to_owned(),
+        "::" => "[::1]".to_owned(),
+        h if h.contains(':') => format!("[{h}]"),
+        h => h.to_owned(),
+    };
+    let url = format!("http://{host}:{}/healthz", raw.server.port);
+    let result = runtime().and_then(|rt| {
+        rt.block_on(async {
+            let client = crate::clients::http_client(Duration::from_secs(3))?;
+            let resp = client.get(&url).send().await?;
+            anyhow::ensure!(resp.status().is_success(), "status {}", resp.status());
+            Ok(())
+        })
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("healthcheck: {url} failed: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

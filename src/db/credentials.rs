@@ -1,0 +1,51 @@
+//! Stored Navidrome password (encrypted, see `crypto::registry::NAVIDROME_PASSWORD`).
+
+use crate::db::{Db, now};
+use crate::domain::ids::UserId;
+
+pub async fn upsert_navidrome_password(
+    tx: &mut sqlx::SqliteConnection,
+    user_id: UserId,
+    password_enc: &str,
+) -> Result<(), sqlx::Error> {
+    let t = now();
+    sqlx::query!(
+        "INSERT INTO navidrome_credentials (user_id, password_enc, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT(user_id) DO UPDATE SET password_enc = excluded.password_enc,
+                                            updated_at = excluded.updated_at",
+        user_id,
+        password_enc,
+        t
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn navidrome_password(db: &Db, user_id: UserId) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT password_enc FROM navidrome_credentials WHERE user_id = ?1",
+        user_id
+    )
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn has_navidrome_password(db: &Db, user_id: UserId) -> Result<bool, sqlx::Error> {
+    Ok(navidrome_password(db, user_id).await?.is_some())
+}
+
+/// Delete every stored credential (all services) and every session. One transaction.
+pub async fn clear_all(db: &Db) -> Result<u64, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let mut n = sqlx::query!("DELETE FROM navidrome_credentials")
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    n += sqlx::query!("DELETE FROM sessions")
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    tx.commit().await?;
+    Ok(n)
+}

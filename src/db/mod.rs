@@ -1,0 +1,58 @@
+//! All SQL lives here, one module per table group. Lookups return `Result<Option<T>>`.
+
+pub mod audit;
+pub mod credentials;
+pub mod sessions;
+pub mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+pub type Db = SqlitePool;
+
+/// Open (creating if missing) the SQLite database with WAL, foreign keys and a busy timeout.
+pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
+    let opts = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5));
+    SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(opts)
+        .await
+}
+
+/// Connect and apply pending migrations.
+pub async fn connect_and_migrate(url: &str) -> anyhow::Result<Db> {
+    use anyhow::Context;
+    let pool = connect(url)
+        .await
+        .with_context(|| format!("opening the database {url}"))?;
+    MIGRATOR
+        .run(&pool)
+        .await
+        .context("applying database migrations")?;
+    Ok(pool)
+}
+
+/// True when the database answers and every embedded migration is applied.
+pub async fn is_ready(db: &Db) -> bool {
+    let applied: Result<i64, _> = sqlx::query_scalar!(
+        r#"SELECT COUNT(*) AS "n!: i64" FROM _sqlx_migrations WHERE success = 1"#
+    )
+    .fetch_one(db)
+    .await;
+    matches!(applied, Ok(n) if usize::try_from(n).is_ok_and(|n| n >= MIGRATOR.iter().count()))
+}
+
+/// Current Unix time in seconds.
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}

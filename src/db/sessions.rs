@@ -1,0 +1,120 @@
+use crate::db::{Db, now};
+use crate::domain::ids::{SessionId, UserId};
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub jti: SessionId,
+    pub user_id: UserId,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub client_ip: String,
+    pub user_agent: String,
+}
+
+pub struct NewSession<'a> {
+    pub jti: &'a SessionId,
+    pub user_id: UserId,
+    pub expires_at: i64,
+    pub client_ip: &'a str,
+    pub user_agent: &'a str,
+}
+
+pub async fn insert(tx: &mut sqlx::SqliteConnection, s: NewSession<'_>) -> Result<(), sqlx::Error> {
+    let t = now();
+    sqlx::query!(
+        "INSERT INTO sessions (jti, user_id, created_at, last_seen_at, expires_at, client_ip, user_agent)
+         VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
+        s.jti,
+        s.user_id,
+        t,
+        s.expires_at,
+        s.client_ip,
+        s.user_agent
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn find(db: &Db, jti: &SessionId) -> Result<Option<Session>, sqlx::Error> {
+    sqlx::query_as!(
+        Session,
+        r#"SELECT jti AS "jti!: SessionId", user_id AS "user_id!: UserId", created_at,
+                  last_seen_at, expires_at, client_ip, user_agent
+           FROM sessions WHERE jti = ?1"#,
+        jti
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Mark the session as used now (only when at least `min_gap` seconds passed, to spare writes).
+pub async fn touch(db: &Db, jti: &SessionId, min_gap: i64) -> Result<(), sqlx::Error> {
+    let t = now();
+    let cutoff = t - min_gap;
+    sqlx::query!(
+        "UPDATE sessions SET last_seen_at = ?2 WHERE jti = ?1 AND last_seen_at < ?3",
+        jti,
+        t,
+        cutoff
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn list_for_user(db: &Db, user_id: UserId) -> Result<Vec<Session>, sqlx::Error> {
+    sqlx::query_as!(
+        Session,
+        r#"SELECT jti AS "jti!: SessionId", user_id AS "user_id!: UserId", created_at,
+                  last_seen_at, expires_at, client_ip, user_agent
+           FROM sessions WHERE user_id = ?1 ORDER BY last_seen_at DESC"#,
+        user_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Delete one session of this user. Returns whether a row was deleted.
+pub async fn delete(db: &Db, user_id: UserId, jti: &SessionId) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query!(
+        "DELETE FROM sessions WHERE jti = ?1 AND user_id = ?2",
+        jti,
+        user_id
+    )
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// Delete every session of this user except `keep`. Returns how many were deleted.
+pub async fn delete_others(db: &Db, user_id: UserId, keep: &SessionId) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query!(
+        "DELETE FROM sessions WHERE user_id = ?1 AND jti <> ?2",
+        user_id,
+        keep
+    )
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+pub async fn delete_all(db: &Db) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query!("DELETE FROM sessions").execute(db).await?;
+    Ok(r.rows_affected())
+}
+
+/// Remove expired and idle sessions.
+pub async fn prune(db: &Db, idle_secs: i64) -> Result<u64, sqlx::Error> {
+    let t = now();
+    let idle_cutoff = t - idle_secs;
+    let r = sqlx::query!(
+        "DELETE FROM sessions WHERE expires_at <= ?1 OR last_seen_at < ?2",
+        t,
+        idle_cutoff
+    )
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected())
+}

@@ -1,0 +1,4 @@
+//! Pure types and rules, no I/O.
+
+pub mod audit;
+pub mod ids;

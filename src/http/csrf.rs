@@ -1,0 +1,86 @@
+//! CSRF middleware (S4): every unsafe method needs a same-origin `Origin`/`Referer` and a
+//! token bound to the caller's session (or pre-session before login), from the `csrf_token`
+//! form field or the `X-CSRF-Token` header. A refusal is 403 and nothing runs.
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tower_cookies::Cookies;
+
+use crate::error::AppError;
+use crate::http::session::{SESSION_COOKIE, existing_pre_session_id};
+use crate::security::csrf::{Binding, same_origin};
+use crate::state::AppState;
+
+/// Forms are small; the body limit layer already caps everything at this size.
+pub const MAX_FORM_BYTES: usize = 64 * 1024;
+
+fn refused() -> Response {
+    tracing::info!("request refused by the CSRF check");
+    AppError::Forbidden("This request was refused: reload the page and try again.").into_response()
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn form_field(body: &[u8], field: &str) -> Option<String> {
+    url::form_urlencoded::parse(body)
+        .find(|(k, _)| k == field)
+        .map(|(_, v)| v.into_owned())
+}
+
+pub async fn require_csrf(State(state): State<AppState>, cookies: Cookies, req: Request, next: Next) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    let headers = req.headers();
+    if !same_origin(
+        &state.config.base_url,
+        header_str(headers, "origin"),
+        header_str(headers, "referer"),
+    ) {
+        return refused();
+    }
+
+    // The binding: a verified session token's jti, else the signed pre-session id.
+    let session_jti = cookies
+        .get(SESSION_COOKIE)
+        .and_then(|c| state.tokens.verify(c.value()))
+        .map(|t| t.session_id);
+    let pre_session = if session_jti.is_none() {
+        existing_pre_session_id(&state.cookie_key, &cookies)
+    } else {
+        None
+    };
+    let binding = match (&session_jti, &pre_session) {
+        (Some(jti), _) => Binding::Session(jti.as_str()),
+        (None, Some(pre)) => Binding::PreSession(pre),
+        (None, None) => return refused(),
+    };
+
+    if let Some(token) = header_str(headers, "x-csrf-token") {
+        if state.csrf.verify(binding, token) {
+            return next.run(req).await;
+        }
+        return refused();
+    }
+
+    let is_form = header_str(headers, header::CONTENT_TYPE.as_str())
+        .is_some_and(|ct| ct.trim_start().starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return refused();
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = to_bytes(body, MAX_FORM_BYTES).await else {
+        return AppError::BadRequest("The form is too large.").into_response();
+    };
+    let ok = form_field(&bytes, "csrf_token").is_some_and(|t| state.csrf.verify(binding, &t));
+    if !ok {
+        return refused();
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
+}
+

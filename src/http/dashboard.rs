@@ -1,0 +1,83 @@
+//! `GET /`: the signed-in home page.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+
+use crate::clients::navidrome::{Credentials, NavidromeError};
+use crate::crypto::FieldRef;
+use crate::crypto::registry::NAVIDROME_PASSWORD;
+use crate::db;
+use crate::error::AppResult;
+use crate::http::format::human_time;
+use crate::http::pages::{PageCtx, render};
+use crate::http::session::CurrentUser;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/", get(dashboard))
+}
+
+pub enum NavidromeStatus {
+    Connected,
+    WrongCredentials,
+    Unreachable,
+    NoCredentials,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardPage {
+    ctx: PageCtx,
+    username: String,
+    is_owner: bool,
+    member_since: String,
+    navidrome_url: String,
+    navidrome_status: NavidromeStatus,
+    session_count: usize,
+}
+
+async fn navidrome_status(state: &AppState, user: &CurrentUser) -> AppResult<NavidromeStatus> {
+    let Some(stored) = db::credentials::navidrome_password(&state.db, user.user_id).await? else {
+        return Ok(NavidromeStatus::NoCredentials);
+    };
+    let row_key = user.user_id.to_string();
+    let field = FieldRef {
+        column: &NAVIDROME_PASSWORD,
+        row_key: &row_key,
+    };
+    let password = match state.cipher.open_secret(field, &stored) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "stored Navidrome password does not decrypt");
+            return Ok(NavidromeStatus::NoCredentials);
+        }
+    };
+    let creds = Credentials {
+        username: &user.username,
+        password: &password,
+    };
+    Ok(match state.navidrome.ping(&creds).await {
+        Ok(()) => NavidromeStatus::Connected,
+        Err(NavidromeError::WrongCredentials) => NavidromeStatus::WrongCredentials,
+        Err(_) => NavidromeStatus::Unreachable,
+    })
+}
+
+async fn dashboard(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
+    let navidrome_status = navidrome_status(&state, &user).await?;
+    let session_count = db::sessions::list_for_user(&state.db, user.user_id).await?.len();
+    let page = DashboardPage {
+        username: user.username.clone(),
+        is_owner: user.is_owner,
+        member_since: human_time(user.created_at),
+        navidrome_url: state.config.navidrome_base_url.to_string(),
+        navidrome_status,
+        session_count,
+        ctx: PageCtx::signed_in(user.username, user.csrf_token, "home"),
+    };
+    Ok(render(&page, StatusCode::OK))
+}

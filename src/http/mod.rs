@@ -1,0 +1,212 @@
+//! The HTTP surface: one module per feature area, each with its own `router()`, assembled
+//! here with the hardening middleware.
+
+pub mod assets;
+pub mod auth;
+pub mod csrf;
+pub mod dashboard;
+pub mod events;
+pub mod format;
+pub mod health;
+pub mod pages;
+pub mod security_page;
+pub mod session;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tower::ServiceBuilder;
+use tower_cookies::CookieManagerLayer;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::RenderedPage;
+use crate::http::pages::ErrorPage;
+use crate::security::client_ip;
+use crate::state::AppState;
+
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The whole application router with its middleware.
+pub fn build_app(state: AppState) -> Router {
+    let timeout = state.config.request_timeout;
+    // Everything but the event stream gets a request timeout (S10).
+    let bounded = Router::new()
+        .merge(auth::router())
+        .merge(dashboard::router())
+        .merge(security_page::router())
+        .merge(health::router())
+        .merge(assets::router())
+        .fallback(not_found)
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout));
+
+    let app = Router::new().merge(events::router()).merge(bounded);
+
+    // Router::layer wraps from the inside out: the last layer added is the outermost.
+    app.layer(middleware::from_fn_with_state(state.clone(), csrf::require_csrf))
+        .layer(CookieManagerLayer::new())
+        .layer(middleware::from_fn_with_state(state.clone(), client_info))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(fallback_pages))
+        .layer(CatchPanicLayer::custom(panic_page))
+        .layer(middleware::from_fn_with_state(state.clone(), security_headers))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetSensitiveRequestHeadersLayer::new([
+                    header::AUTHORIZATION,
+                    header::COOKIE,
+                    header::SET_COOKIE,
+                ]))
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(make_span))
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
+        )
+    .with_state(state)
+}
+
+/// Request span: method, path (never the query: it may carry OAuth codes) and request id.
+fn make_span(req: &Request<Body>) -> tracing::Span {
+    let request_id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = %req.uri().path(),
+        request_id = %request_id,
+    )
+}
+
+async fn not_found() -> Response {
+    crate::error::AppError::NotFound.into_response()
+}
+
+fn panic_page(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    ErrorPage::for_status(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorPage::default_message(StatusCode::INTERNAL_SERVER_ERROR),
+    )
+    .into_response_with(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// Resolve who is calling (trusted proxies only, S8) and keep it in the request extensions.
+async fn client_info(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.0);
+    let info = client_ip::resolve(peer, req.headers(), &state.config.security.trusted_proxies);
+    req.extensions_mut().insert(info);
+    next.run(req).await
+}
+
+/// A bare error status from a layer or an extractor rejection gets a proper page with a fixed
+/// message instead of framework text.
+async fn fallback_pages(req: Request, next: Next) -> Response {
+    let is_head = req.method() == Method::HEAD;
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if status.as_u16() < 400 || resp.extensions().get::<RenderedPage>().is_some() || is_head {
+        return resp;
+    }
+    if status.is_server_error() {
+        tracing::error!(status = status.as_u16(), "request failed");
+    }
+    let retry_after = resp.headers().get(header::RETRY_AFTER).cloned();
+    let allow = resp.headers().get(header::ALLOW).cloned();
+    let mut page = ErrorPage::for_status(status, ErrorPage::default_message(status)).into_response_with(status);
+    if let Some(v) = retry_after {
+        page.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    if let Some(v) = allow {
+        page.headers_mut().insert(header::ALLOW, v);
+    }
+    page
+}
+
+/// S10 headers on every response; `no-store` on everything but our fingerprinted assets.
+async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let is_static = req.uri().path().starts_with("/static/");
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        HeaderName::from_static("permissions-policy"),
+        HeaderValue::from_static(
+            "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
+        ),
+    );
+    h.insert(
+        HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        HeaderName::from_static("cross-origin-resource-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+    if !is_static {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if state.config.base_url.scheme() == "https" {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        );
+    }
+    resp
+}
+
+/// Serve `app` on `listener` until `shutdown` resolves; background maintenance runs alongside.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let maintenance = tokio::spawn(maintenance_loop(state.clone()));
+    let app = build_app(state);
+    let result = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    maintenance.abort();
+    result
+}
+
+/// Prune expired sessions, old audit rows and idle limiter entries.
+async fn maintenance_loop(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    let idle = i64::try_from(state.config.security.session_idle_timeout.as_secs()).unwrap_or(i64::MAX);
+    loop {
+        tick.tick().await;
+        state.limiter.prune();
+        if let Err(e) = crate::db::sessions::prune(&state.db, idle).await {
+            tracing::warn!(error = %e, "pruning sessions failed");
+        }
+        if let Err(e) = crate::db::audit::prune(&state.db, state.config.audit_retention_days).await {
+            tracing::warn!(error = %e, "pruning the audit log failed");
+        }
+    }
+}

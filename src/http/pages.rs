@@ -1,0 +1,107 @@
+//! Page structs (askama, autoescaped) and the shared page context.
+
+use askama::Template;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::error::RenderedPage;
+use crate::http::assets;
+
+/// What every page needs: who is signed in, the CSRF token for its forms, asset URLs.
+#[derive(Debug, Clone, Default)]
+pub struct PageCtx {
+    pub username: Option<String>,
+    pub csrf_token: String,
+    pub asset_version: &'static str,
+    pub app_version: &'static str,
+    /// Which nav entry is active.
+    pub section: &'static str,
+}
+
+impl PageCtx {
+    pub fn anonymous(csrf_token: String) -> Self {
+        Self {
+            username: None,
+            csrf_token,
+            asset_version: assets::version(),
+            app_version: env!("CARGO_PKG_VERSION"),
+            section: "",
+        }
+    }
+
+    pub fn signed_in(username: String, csrf_token: String, section: &'static str) -> Self {
+        Self {
+            username: Some(username),
+            csrf_token,
+            asset_version: assets::version(),
+            app_version: env!("CARGO_PKG_VERSION"),
+            section,
+        }
+    }
+}
+
+/// Render a template into an HTML response with the given status, marked as a real page.
+pub fn render<T: Template>(tpl: &T, status: StatusCode) -> Response {
+    match tpl.render() {
+        Ok(body) => {
+            let mut resp = (status, Html(body)).into_response();
+            resp.extensions_mut().insert(RenderedPage);
+            resp
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "template render failed");
+            let mut resp = (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                "Internal error",
+            )
+                .into_response();
+            resp.extensions_mut().insert(RenderedPage);
+            resp
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub ctx: PageCtx,
+    pub status: u16,
+    pub title: &'static str,
+    pub message: &'static str,
+}
+
+impl ErrorPage {
+    pub fn for_status(status: StatusCode, message: &'static str) -> Self {
+        Self {
+            ctx: PageCtx::anonymous(String::new()),
+            status: status.as_u16(),
+            title: status.canonical_reason().unwrap_or("Error"),
+            message,
+        }
+    }
+
+    pub fn into_response_with(self, status: StatusCode) -> Response {
+        render(&self, status)
+    }
+
+    /// The fixed message for a bare error status produced by a layer or a rejection.
+    pub fn default_message(status: StatusCode) -> &'static str {
+        match status.as_u16() {
+            400 => "The request could not be understood. Go back and try again.",
+            401 => "Sign in to continue.",
+            403 => "This request was refused. Reload the page and try again.",
+            404 => "There is nothing at this address.",
+            405 => "This address does not accept that kind of request.",
+            408 => "The request took too long. Try again.",
+            413 => "What you sent is too large.",
+            415 => "This form was sent in a format Spotter does not accept.",
+            422 => "Some fields of the form are missing or invalid. Go back and check them.",
+            429 => "Too many attempts. Wait a minute and try again.",
+            _ if status.is_server_error() => {
+                "Something went wrong on our side. The details are in the server log."
+            }
+            _ => "The request could not be completed.",
+        }
+    }
+}

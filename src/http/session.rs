@@ -1,0 +1,169 @@
+//! The signed-in user extractor and the cookie factory (S3).
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use tower_cookies::cookie::SameSite;
+use tower_cookies::{Cookie, Cookies};
+
+use crate::config::Config;
+use crate::db;
+use crate::domain::ids::{SessionId, UserId};
+use crate::error::AppError;
+use crate::security::csrf::{Binding, CsrfKey};
+use crate::state::AppState;
+
+pub const SESSION_COOKIE: &str = "spotter_token";
+pub const PRE_SESSION_COOKIE: &str = "spotter_pre";
+
+/// Build a cookie with the house flags: HttpOnly, Secure (per config), SameSite=Lax, Path=/.
+pub fn cookie(config: &Config, name: &'static str, value: String, max_age_secs: i64) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .path("/")
+        .http_only(true)
+        .secure(config.security.secure_cookies)
+        .same_site(SameSite::Lax)
+        .max_age(time::Duration::seconds(max_age_secs))
+        .build()
+}
+
+/// Expire a cookie (same name and path as when it was set).
+pub fn clear_cookie(config: &Config, cookies: &Cookies, name: &'static str) {
+    cookies.add(cookie(config, name, String::new(), 0));
+}
+
+/// The signed-in user, verified against the JWT *and* the session row.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub user_id: UserId,
+    pub username: String,
+    pub is_owner: bool,
+    pub created_at: i64,
+    pub session_id: SessionId,
+    pub csrf_token: String,
+}
+
+/// Why a request has no valid session: the login page for browsers, 401 for event streams.
+pub struct SignInRequired {
+    event_stream: bool,
+}
+
+impl IntoResponse for SignInRequired {
+    fn into_response(self) -> Response {
+        if self.event_stream {
+            return StatusCode::UNAUTHORIZED.into_response();
+        }
+        let mut resp = Redirect::to("/auth/login").into_response();
+        resp.extensions_mut().insert(crate::error::RenderedPage);
+        resp
+    }
+}
+
+pub enum AuthRejection {
+    SignIn(SignInRequired),
+    Error(AppError),
+}
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        match self {
+            Self::SignIn(s) => s.into_response(),
+            Self::Error(e) => e.into_response(),
+        }
+    }
+}
+
+/// Verify the session cookie fully. `Ok(None)` for no/invalid/revoked/expired/idle sessions.
+pub async fn resolve_session(
+    state: &AppState,
+    cookies: &Cookies,
+) -> Result<Option<CurrentUser>, AppError> {
+    let Some(raw) = cookies.get(SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let Some(token) = state.tokens.verify(raw.value()) else {
+        return Ok(None);
+    };
+    let Some(session) = db::sessions::find(&state.db, &token.session_id).await? else {
+        return Ok(None);
+    };
+    let now = db::now();
+    let idle = i64::try_from(state.config.security.session_idle_timeout.as_secs()).unwrap_or(i64::MAX);
+    if session.user_id != token.user_id || session.expires_at <= now {
+        return Ok(None);
+    }
+    if now.saturating_sub(session.last_seen_at) > idle {
+        db::sessions::delete(&state.db, session.user_id, &session.jti).await?;
+        return Ok(None);
+    }
+    let Some(user) = db::users::find_by_id(&state.db, session.user_id).await? else {
+        return Ok(None);
+    };
+    db::sessions::touch(&state.db, &session.jti, 60).await?;
+    let csrf_token = state.csrf.token(Binding::Session(session.jti.as_str()));
+    Ok(Some(CurrentUser {
+        user_id: user.id,
+        username: user.username,
+        is_owner: user.is_owner,
+        created_at: user.created_at,
+        session_id: session.jti,
+        csrf_token,
+    }))
+}
+
+impl<S> FromRequestParts<S> for CurrentUser
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let cookies = Cookies::from_request_parts(parts, &state)
+            .await
+            .map_err(|_| AuthRejection::Error(AppError::Internal(anyhow::anyhow!("cookie layer missing"))))?;
+        match resolve_session(&state, &cookies).await.map_err(AuthRejection::Error)? {
+            Some(user) => Ok(user),
+            None => {
+                if cookies.get(SESSION_COOKIE).is_some() {
+                    clear_cookie(&state.config, &cookies, SESSION_COOKIE);
+                }
+                let event_stream = parts
+                    .headers
+                    .get(header::ACCEPT)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.contains("text/event-stream"));
+                Err(AuthRejection::SignIn(SignInRequired { event_stream }))
+            }
+        }
+    }
+}
+
+/// The pre-session id from the signed `spotter_pre` cookie, creating one if absent.
+pub fn pre_session_id(state: &AppState, cookies: &Cookies) -> String {
+    let signed = cookies.signed(&state.cookie_key);
+    if let Some(c) = signed.get(PRE_SESSION_COOKIE) {
+        let v = c.value();
+        if v.len() == 43 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return v.to_owned();
+        }
+    }
+    let id = crate::crypto::random_token(32);
+    signed.add(cookie(&state.config, PRE_SESSION_COOKIE, id.clone(), 3600));
+    id
+}
+
+/// The pre-session id if a valid signed cookie is present (never creates one).
+pub fn existing_pre_session_id(cookie_key: &tower_cookies::Key, cookies: &Cookies) -> Option<String> {
+    cookies
+        .signed(cookie_key)
+        .get(PRE_SESSION_COOKIE)
+        .map(|c| c.value().to_owned())
+}
+
+pub fn csrf_for_pre_session(csrf: &CsrfKey, id: &str) -> String {
+    csrf.token(Binding::PreSession(id))
+}
+

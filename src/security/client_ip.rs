@@ -1,0 +1,140 @@
+//! Who is calling (S8): the peer address, unless the peer is a trusted proxy, in which case
+//! `X-Forwarded-For` (right to left, skipping trusted hops), `X-Forwarded-Proto` and
+//! `X-Forwarded-Host` are believed.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::http::HeaderMap;
+use ipnet::IpNet;
+
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    pub ip: IpAddr,
+    /// `https` when the proxy says so, otherwise `http`.
+    pub scheme: String,
+    pub host: Option<String>,
+    pub via_trusted_proxy: bool,
+}
+
+fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 @ IpAddr::V4(_) => v4,
+    };
+    trusted.iter().any(|net| net.contains(&ip))
+}
+
+fn parse_forwarded_ip(s: &str) -> Option<IpAddr> {
+    let s = s.trim();
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Ok(sa) = s.parse::<SocketAddr>() {
+        return Some(sa.ip());
+    }
+    // "[::1]" without a port
+    s.strip_prefix('[')?.strip_suffix(']')?.parse().ok()
+}
+
+pub fn resolve(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> ClientInfo {
+    let peer_ip = match peer.ip() {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(peer.ip(), IpAddr::V4),
+        ip @ IpAddr::V4(_) => ip,
+    };
+    if !is_trusted(peer_ip, trusted) {
+        return ClientInfo {
+            ip: peer_ip,
+            scheme: "http".into(),
+            host: None,
+            via_trusted_proxy: false,
+        };
+    }
+    // Walk X-Forwarded-For from the right: the first hop we don't trust is the client.
+    let mut client = peer_ip;
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect();
+    for hop in hops.iter().rev() {
+        match parse_forwarded_ip(hop) {
+            Some(ip) => {
+                client = ip;
+                if !is_trusted(ip, trusted) {
+                    break;
+                }
+            }
+            None => break,
+        }
+    }
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty() && v.len() <= 255)
+    };
+    let scheme = match header("x-forwarded-proto").as_deref() {
+        Some(p) if p.eq_ignore_ascii_case("https") => "https".into(),
+        _ => "http".into(),
+    };
+    ClientInfo {
+        ip: client,
+        scheme,
+        host: header("x-forwarded-host"),
+        via_trusted_proxy: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn loopback() -> Vec<IpNet> {
+        vec!["127.0.0.1/32".parse().unwrap(), "::1/128".parse().unwrap()]
+    }
+
+    fn headers(xff: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_str(xff).unwrap());
+        h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        h
+    }
+
+    #[test]
+    fn untrusted_peer_headers_are_ignored() {
+        let peer: SocketAddr = "203.0.113.9:5000".parse().unwrap();
+        let c = resolve(peer, &headers("198.51.100.1"), &loopback());
+        assert_eq!(c.ip, peer.ip());
+        assert_eq!(c.scheme, "http");
+        assert!(!c.via_trusted_proxy);
+    }
+
+    #[test]
+    fn trusted_proxy_gives_rightmost_untrusted_hop() {
+        let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        // A client-supplied spoofed first entry is skipped: the proxy appended the real one.
+        let c = resolve(peer, &headers("1.2.3.4, 198.51.100.7"), &loopback());
+        assert_eq!(c.ip.to_string(), "198.51.100.7");
+        assert_eq!(c.scheme, "https");
+    }
+
+    #[test]
+    fn empty_trust_list_trusts_nobody() {
+        let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let c = resolve(peer, &headers("198.51.100.7"), &[]);
+        assert_eq!(c.ip.to_string(), "127.0.0.1");
+    }
+
+    #[test]
+    fn garbage_forwarded_for_stops_at_the_proxy() {
+        let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let c = resolve(peer, &headers("not-an-ip"), &loopback());
+        assert_eq!(c.ip.to_string(), "127.0.0.1");
+        let c = resolve(peer, &headers("[2001:db8::1]:443"), &loopback());
+        assert_eq!(c.ip.to_string(), "2001:db8::1");
+    }
+}
