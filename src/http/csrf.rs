@@ -45,24 +45,27 @@ pub async fn require_csrf(State(state): State<AppState>, cookies: Cookies, req: 
         return refused();
     }
 
-    // The binding: a verified session token's jti, else the signed pre-session id.
+    // A token may be bound to the verified session (jti) or to the signed pre-session id; a
+    // login form opened before another tab signed in still carries the pre-session token.
     let session_jti = cookies
         .get(SESSION_COOKIE)
         .and_then(|c| state.tokens.verify(c.value()))
         .map(|t| t.session_id);
-    let pre_session = if session_jti.is_none() {
-        existing_pre_session_id(&state.cookie_key, &cookies)
-    } else {
-        None
-    };
-    let binding = match (&session_jti, &pre_session) {
-        (Some(jti), _) => Binding::Session(jti.as_str()),
-        (None, Some(pre)) => Binding::PreSession(pre),
-        (None, None) => return refused(),
-    };
+    let pre_session = existing_pre_session_id(&state.cookie_key, &cookies);
+    let mut bindings = Vec::with_capacity(2);
+    if let Some(jti) = &session_jti {
+        bindings.push(Binding::Session(jti.as_str()));
+    }
+    if let Some(pre) = &pre_session {
+        bindings.push(Binding::PreSession(pre));
+    }
+    if bindings.is_empty() {
+        return refused();
+    }
+    let valid = |token: &str| bindings.iter().any(|b| state.csrf.verify(*b, token));
 
     if let Some(token) = header_str(headers, "x-csrf-token") {
-        if state.csrf.verify(binding, token) {
+        if valid(token) {
             return next.run(req).await;
         }
         return refused();
@@ -77,7 +80,7 @@ pub async fn require_csrf(State(state): State<AppState>, cookies: Cookies, req: 
     let Ok(bytes) = to_bytes(body, MAX_FORM_BYTES).await else {
         return AppError::BadRequest("The form is too large.").into_response();
     };
-    let ok = form_field(&bytes, "csrf_token").is_some_and(|t| state.csrf.verify(binding, &t));
+    let ok = form_field(&bytes, "csrf_token").is_some_and(|t| valid(&t));
     if !ok {
         return refused();
     }

@@ -1,0 +1,215 @@
+//! S3: server-side sessions; replay after logout or revoke fails; forged tokens are cleared.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::harness::*;
+
+async fn signed_in(app: &TestApp) -> Browser<'_> {
+    let p = peer();
+    let mut b = Browser::new(app);
+    b.login_ok(&p.user, &p.password).await;
+    b
+}
+
+fn assert_login_page_and_cleared(page: &Page) {
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert_eq!(page.location(), Some("/auth/login"));
+    let c = page.set_cookie("spotter_token").expect("cookie cleared");
+    assert!(c.contains("Max-Age=0"), "{c}");
+}
+
+#[tokio::test]
+async fn replay_after_logout_gets_the_login_page() {
+    let app = spawn_app(Options::with_peer()).await;
+    let mut b = signed_in(&app).await;
+    let stolen = b.cookies["spotter_token"].clone();
+    let token = b.csrf().await;
+    let r = b.post("/logout", &[("csrf_token", &token)]).await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.location(), Some("/auth/login?notice=signed-out"));
+    assert!(r.set_cookie("spotter_token").unwrap().contains("Max-Age=0"));
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM sessions").await, 0);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM audit_events WHERE kind = 'logout'").await, 1);
+
+    let mut thief = Browser::new(&app);
+    thief.cookies.insert("spotter_token".into(), stolen);
+    assert_login_page_and_cleared(&thief.get("/").await);
+}
+
+#[tokio::test]
+async fn revoking_a_session_ends_it_at_once() {
+    let app = spawn_app(Options::with_peer()).await;
+    let mut laptop = signed_in(&app).await;
+    let mut phone = signed_in(&app).await;
+    let phone_token = phone.cookies["spotter_token"].clone();
+
+    let page = laptop.get("/preferences/security").await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.body.matches("/revoke\"").count(), 2, "two sessions listed");
+    let phone_jti: String = sqlx::query_scalar(
+        "SELECT jti FROM sessions ORDER BY created_at DESC, rowid DESC LIMIT 1",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    let token = page.csrf();
+    let r = laptop
+        .post(&format!("/preferences/security/sessions/{phone_jti}/revoke"), &[("csrf_token", &token)])
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.location(), Some("/preferences/security?notice=revoked"));
+    assert_login_page_and_cleared(&phone.get("/").await);
+    let mut replay = Browser::new(&app);
+    replay.cookies.insert("spotter_token".into(), phone_token);
+    assert_login_page_and_cleared(&replay.get("/preferences/security").await);
+    assert_eq!(laptop.get("/").await.status, 200);
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM audit_events WHERE kind = 'session_revoked'").await,
+        1
+    );
+    // The audit log is shown on the security page.
+    let page = laptop.get("/preferences/security").await;
+    assert!(page.body.contains("Session revoked"));
+    assert!(page.body.contains("Signed in"));
+}
+
+#[tokio::test]
+async fn revoke_all_others_keeps_only_this_one() {
+    let app = spawn_app(Options::with_peer()).await;
+    let mut a = signed_in(&app).await;
+    let mut b = signed_in(&app).await;
+    let mut c = signed_in(&app).await;
+    let token = a.csrf().await;
+    assert_eq!(a.post("/preferences/security/sessions/revoke-others", &[("csrf_token", &token)]).await.status, 303);
+    assert_eq!(a.get("/").await.status, 200);
+    assert_eq!(b.get("/").await.status, 303);
+    assert_eq!(c.get("/").await.status, 303);
+}
+
+#[tokio::test]
+async fn each_login_gets_a_new_session_id() {
+    let app = spawn_app(Options::with_peer()).await;
+    let mut b = signed_in(&app).await;
+    let first = b.cookies["spotter_token"].clone();
+    // Signed in: the login page sends you home.
+    assert_eq!(b.get("/auth/login").await.location(), Some("/"));
+    // A login form opened in another tab before signing in still works, and rotates the id.
+    b.cookies.remove("spotter_token");
+    let csrf = b.get("/auth/login").await.csrf();
+    b.cookies.insert("spotter_token".into(), first.clone());
+    let p = peer();
+    let r = b.post("/login", &[("username", &p.user), ("password", &p.password), ("csrf_token", &csrf)]).await;
+    assert_eq!(r.status, 303);
+    assert_ne!(first, b.cookies["spotter_token"]);
+    assert_eq!(count(&app, "SELECT COUNT(DISTINCT jti) FROM sessions").await, 2);
+}
+
+#[tokio::test]
+async fn altered_and_alg_none_tokens_are_refused_and_cleared() {
+    let app = spawn_app(Options::with_peer()).await;
+    let b = signed_in(&app).await;
+    let jwt = b.cookies["spotter_token"].clone();
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+
+    // 1. alg: none with the same (valid) claims and no signature.
+    let none = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        parts[1]
+    );
+    // 2. payload altered (longer expiry), old signature kept.
+    claims["exp"] = serde_json::json!(claims["exp"].as_i64().unwrap() + 86_400);
+    let altered = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(claims.to_string()), parts[2]);
+    // 3. signature bit-flipped.
+    let mut sig = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+    sig[0] ^= 1;
+    let flipped = format!("{}.{}.{}", parts[0], parts[1], URL_SAFE_NO_PAD.encode(sig));
+
+    for forged in [none, altered, flipped, "garbage".to_owned(), String::new()] {
+        let mut x = Browser::new(&app);
+        x.cookies.insert("spotter_token".into(), forged.clone());
+        let r = x.get("/").await;
+        assert_eq!(r.status, 303, "forged {forged:?}");
+        assert_eq!(r.location(), Some("/auth/login"));
+        if !forged.is_empty() {
+            assert!(r.set_cookie("spotter_token").unwrap().contains("Max-Age=0"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn expired_or_idle_session_rows_end_the_session() {
+    let app = spawn_app(Options::with_peer()).await;
+    let mut b = signed_in(&app).await;
+    sqlx::query("UPDATE sessions SET expires_at = 1").execute(&app.state.db).await.unwrap();
+    assert_login_page_and_cleared(&b.get("/").await);
+
+    let mut b = signed_in(&app).await;
+    sqlx::query("UPDATE sessions SET last_seen_at = last_seen_at - 9 * 3600")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    assert_login_page_and_cleared(&b.get("/").await);
+}
+
+#[tokio::test]
+async fn event_stream_without_session_is_401_not_a_redirect() {
+    let app = spawn_app(Options::with_peer()).await;
+    let r = app
+        .http
+        .get(format!("{}/events", app.base))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn event_stream_delivers_audit_events_with_ids_and_replays() {
+    let app = spawn_app(Options::with_peer()).await;
+    let b = signed_in(&app).await;
+    let cookie: Vec<String> = b.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let resp = app
+        .http
+        .get(format!("{}/events", app.base))
+        .header("accept", "text/event-stream")
+        .header("cookie", cookie.join("; "))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let mut stream = resp;
+    // Wait for the "connected" comment so the subscription exists before we publish.
+    let mut seen = String::new();
+    while !seen.contains(": connected") {
+        seen.push_str(&String::from_utf8_lossy(&stream.chunk().await.unwrap().unwrap()));
+    }
+    let id = app.state.events.publish_audit(spotter::domain::audit::AuditKind::LoginFailed);
+    let mut got = String::new();
+    while !got.contains("\n\n") || !got.contains("event: audit") {
+        got.push_str(&String::from_utf8_lossy(&stream.chunk().await.unwrap().unwrap()));
+    }
+    assert!(got.contains(&format!("id: {id}")), "{got}");
+    assert!(got.contains("login_failed"), "{got}");
+
+    // Replay from Last-Event-ID.
+    let resp = app
+        .http
+        .get(format!("{}/events", app.base))
+        .header("accept", "text/event-stream")
+        .header("cookie", cookie.join("; "))
+        .header("last-event-id", (id - 1).to_string())
+        .send()
+        .await
+        .unwrap();
+    let mut stream = resp;
+    let mut got = String::new();
+    while !got.contains(&format!("id: {id}")) {
+        got.push_str(&String::from_utf8_lossy(&stream.chunk().await.unwrap().unwrap()));
+    }
+}
