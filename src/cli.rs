@@ -32,6 +32,11 @@ pub enum Command {
     CheckConfig,
     /// Print a fresh `.env` block with both required secrets.
     GenSecrets,
+    /// Write a consistent snapshot of the database to a new file (safe while the server runs).
+    Backup {
+        /// Where to write the snapshot; the file must not exist yet.
+        dest: PathBuf,
+    },
     /// Delete every stored credential of every service and every session.
     ClearCredentials {
         /// Confirm the deletion (nothing is deleted without it).
@@ -90,6 +95,22 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::GenSecrets) => {
             print!("{}", crate::config::generate_secrets_block());
             ExitCode::SUCCESS
+        }
+        Some(Command::Backup { ref dest }) => {
+            let config = match load_config(&cli) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            match runtime().and_then(|rt| rt.block_on(backup(&config, dest))) {
+                Ok(()) => {
+                    println!("Backup written to {}", dest.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("spotter: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Some(Command::ClearCredentials { yes }) => {
             if !yes {
@@ -164,6 +185,23 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutdown signal received");
+}
+
+async fn backup(config: &Config, dest: &std::path::Path) -> anyhow::Result<()> {
+    anyhow::ensure!(!dest.exists(), "{} already exists: choose a new file name", dest.display());
+    let dest_str = dest
+        .to_str()
+        .ok_or_else(|| anyhow::anyhow!("the backup path must be valid UTF-8"))?;
+    let db = crate::db::connect_and_migrate(&config.database_url).await?;
+    crate::db::backup(&db, dest_str).await.context("writing the snapshot")?;
+    db.close().await;
+    let copy = crate::db::connect(&format!("sqlite://{dest_str}"))
+        .await
+        .context("opening the snapshot")?;
+    let ok = crate::db::integrity_ok(&copy).await?;
+    copy.close().await;
+    anyhow::ensure!(ok, "the snapshot failed its integrity check");
+    Ok(())
 }
 
 async fn clear_credentials(config: &Config) -> anyhow::Result<u64> {

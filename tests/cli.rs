@@ -170,3 +170,25 @@ fn server_starts_answers_readyz_and_healthcheck_then_stops_on_sigterm() {
         .env("SPOTTER_SERVER_PORT", port.to_string()));
     assert_ne!(hc, 0);
 }
+
+#[test]
+fn backup_writes_a_consistent_snapshot_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("spotter.db");
+    let dest = dir.path().join("snapshot.db");
+    let mut c = spotter();
+    c.arg("backup")
+        .arg(&dest)
+        .env("SPOTTER_SECURITY_ENCRYPTION_KEY", KEY)
+        .env("SPOTTER_SECURITY_JWT_SECRET", JWT)
+        .env("SPOTTER_DATABASE_SOURCE", &db);
+    let (code, stdout, stderr) = run(&mut c);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("Backup written"));
+    let bytes = std::fs::read(&dest).unwrap();
+    assert!(bytes.starts_with(b"SQLite format 3\0"));
+    // A second run refuses to overwrite the first snapshot.
+    let (code, _, stderr) = run(&mut c);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("already exists"), "{stderr}");
+}

@@ -52,6 +52,18 @@ pub async fn is_ready(db: &Db) -> bool {
     matches!(applied, Ok(n) if usize::try_from(n).is_ok_and(|n| n >= MIGRATOR.iter().count()))
 }
 
+/// Write a consistent snapshot of the live database to `dest` (which must not exist yet).
+pub async fn backup(db: &Db, dest: &str) -> Result<(), sqlx::Error> {
+    sqlx::query!("VACUUM INTO ?1", dest).execute(db).await?;
+    Ok(())
+}
+
+/// `PRAGMA integrity_check` answers exactly `ok` on a healthy database.
+pub async fn integrity_ok(db: &Db) -> Result<bool, sqlx::Error> {
+    let rows: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check").fetch_all(db).await?;
+    Ok(rows.len() == 1 && rows[0] == "ok")
+}
+
 /// Current Unix time in seconds.
 pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
