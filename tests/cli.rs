@@ -1,3 +1,5 @@
+#![allow(clippy::expect_used)]
+
 //! The binary from outside: exit codes and one-line errors for bad configuration, the
 //! maintenance subcommands, and a real start answering /readyz.
 
@@ -17,7 +19,7 @@ fn spotter() -> Command {
 }
 
 fn run(c: &mut Command) -> (i32, String, String) {
-    let out = c.output().unwrap();
+    let out = c.output().expect("run the spotter binary");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -102,7 +104,7 @@ fn secrets_from_files_and_both_set_is_an_error() {
 
 #[test]
 fn gen_secrets_prints_a_valid_env_block() {
-    let (code, stdout, _) = run(&mut spotter().arg("gen-secrets"));
+    let (code, stdout, _) = run(spotter().arg("gen-secrets"));
     assert_eq!(code, 0);
     let mut c = spotter();
     c.arg("check-config");
@@ -112,13 +114,13 @@ fn gen_secrets_prints_a_valid_env_block() {
     }
     let (code, _, stderr) = run(&mut c);
     assert_eq!(code, 0, "{stderr}");
-    let (_, again, _) = run(&mut spotter().arg("gen-secrets"));
+    let (_, again, _) = run(spotter().arg("gen-secrets"));
     assert_ne!(stdout, again, "secrets must be fresh each time");
 }
 
 #[test]
 fn clear_credentials_needs_confirmation() {
-    let (code, _, stderr) = run(&mut spotter().arg("clear-credentials"));
+    let (code, _, stderr) = run(spotter().arg("clear-credentials"));
     assert_ne!(code, 0);
     assert!(stderr.contains("--yes"));
 }

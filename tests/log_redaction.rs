@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! S9: a whole sign-in flow logged at TRACE level (every crate) contains no secret.
 //! Its own test binary, because it installs the process-wide subscriber.
 

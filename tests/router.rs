@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Router-level tests: the assembled app driven with `tower::ServiceExt::oneshot`, no socket.
 
 use axum::body::{Body, to_bytes};

@@ -728,9 +728,9 @@ pub fn parse_duration(input: &str) -> Option<Duration> {
 
 fn fmt_duration(d: Duration) -> String {
     let secs = d.as_secs();
-    if secs % 3600 == 0 && secs > 0 {
+    if secs.is_multiple_of(3600) && secs > 0 {
         format!("{}h", secs / 3600)
-    } else if secs % 60 == 0 && secs > 0 {
+    } else if secs.is_multiple_of(60) && secs > 0 {
         format!("{}m", secs / 60)
     } else {
         format!("{secs}s")
@@ -898,12 +898,12 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         }
         Some(v) => Some(v.clone()),
     };
-    if let (Some(k), Some(j)) = (&encryption_key, &jwt_secret) {
-        if hex::encode(k.expose()).eq_ignore_ascii_case(j.expose_secret().trim()) {
-            errors.push(ConfigError(
-                "SPOTTER_SECURITY_JWT_SECRET must differ from SPOTTER_SECURITY_ENCRYPTION_KEY: generate a second secret".into(),
-            ));
-        }
+    if let (Some(k), Some(j)) = (&encryption_key, &jwt_secret)
+        && hex::encode(k.expose()).eq_ignore_ascii_case(j.expose_secret().trim())
+    {
+        errors.push(ConfigError(
+            "SPOTTER_SECURITY_JWT_SECRET must differ from SPOTTER_SECURITY_ENCRYPTION_KEY: generate a second secret".into(),
+        ));
     }
 
     let session_ttl = parse_dur("SPOTTER_SECURITY_SESSION_TTL", &raw.security.session_ttl, &mut errors);
@@ -938,12 +938,12 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         }
     };
     let base_url = parse_url("SPOTTER_SERVER_BASE_URL", &raw.server.base_url, &mut errors);
-    if let Some(b) = &base_url {
-        if b.query().is_some() || b.fragment().is_some() {
-            errors.push(ConfigError(
-                "SPOTTER_SERVER_BASE_URL must not carry a query or fragment".into(),
-            ));
-        }
+    if let Some(b) = &base_url
+        && (b.query().is_some() || b.fragment().is_some())
+    {
+        errors.push(ConfigError(
+            "SPOTTER_SERVER_BASE_URL must not carry a query or fragment".into(),
+        ));
     }
     let request_timeout = parse_dur(
         "SPOTTER_SERVER_REQUEST_TIMEOUT",

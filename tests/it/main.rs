@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 //! Integration tests: the real server on port 0 with a temp database, the real Subsonic peer
 //! for Navidrome (started by scripts/test.sh), and wiremock for the cases the peer can't make.
 
