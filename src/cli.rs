@@ -37,6 +37,13 @@ pub enum Command {
         /// Where to write the snapshot; the file must not exist yet.
         dest: PathBuf,
     },
+    /// Re-encrypt every stored credential under SPOTTER_SECURITY_ENCRYPTION_KEY, reading old
+    /// values with SPOTTER_SECURITY_ENCRYPTION_KEY_PREVIOUS (keys never come from argv).
+    RotateKey {
+        /// Rewrite every value, also those already under the current key (fresh nonces).
+        #[arg(long)]
+        all: bool,
+    },
     /// Delete every stored credential of every service and every session.
     ClearCredentials {
         /// Confirm the deletion (nothing is deleted without it).
@@ -112,6 +119,30 @@ pub fn run(cli: Cli) -> ExitCode {
                 }
             }
         }
+        Some(Command::RotateKey { all }) => {
+            let config = match load_config(&cli) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            match runtime().and_then(|rt| rt.block_on(rotate_key(&config, all))) {
+                Ok(report) => {
+                    println!(
+                        "Re-encrypted {} of {} stored value(s) under key {}; all verified.",
+                        report.rewritten,
+                        report.examined,
+                        crate::crypto::key_id(&config.security.encryption_key)
+                    );
+                    if config.security.encryption_key_previous.is_some() {
+                        println!("You can now remove SPOTTER_SECURITY_ENCRYPTION_KEY_PREVIOUS.");
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("spotter: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Some(Command::ClearCredentials { yes }) => {
             if !yes {
                 eprintln!(
@@ -156,6 +187,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::warn!("{SECURE_COOKIE_WARNING}");
     }
     let db = crate::db::connect_and_migrate(&config.database_url).await?;
+    if config.security.encryption_key_previous.is_some() {
+        // Online rotation (S15): move values still under the previous key to the current one.
+        let (db, config) = (db.clone(), config.clone());
+        tokio::spawn(async move {
+            match reencrypt(&db, &config, false, "startup").await {
+                Ok(r) => tracing::info!(rewritten = r.rewritten, examined = r.examined, "online key rotation done"),
+                Err(e) => tracing::error!(error = format!("{e:#}"), "online key rotation failed"),
+            }
+        });
+    }
     let addr = config.listen_addr;
     let state = AppState::new(config, db.clone())?;
     let listener = tokio::net::TcpListener::bind(addr)
@@ -185,6 +226,48 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutdown signal received");
+}
+
+async fn rotate_key(config: &Config, all: bool) -> anyhow::Result<crate::db::rotation::RotationReport> {
+    let db = crate::db::connect_and_migrate(&config.database_url).await?;
+    let report = reencrypt(&db, config, all, "cli").await?;
+    db.close().await;
+    Ok(report)
+}
+
+/// Re-encrypt under the current key (reading the previous one), verify, and audit it.
+pub async fn reencrypt(
+    db: &crate::db::Db,
+    config: &Config,
+    all: bool,
+    origin: &str,
+) -> anyhow::Result<crate::db::rotation::RotationReport> {
+    use crate::crypto::FieldCipher;
+    let s = &config.security;
+    let cipher = FieldCipher::new(&s.encryption_key, s.encryption_key_previous.as_ref());
+    let verifier = FieldCipher::new(&s.encryption_key, None);
+    let report = crate::db::rotation::reencrypt_all(db, &cipher, &verifier, all)
+        .await
+        .context("re-encrypting stored credentials (nothing was changed)")?;
+    if report.rewritten > 0 {
+        let detail = format!(
+            "{} value(s) re-encrypted under key {}",
+            report.rewritten,
+            cipher.current_key_id()
+        );
+        crate::db::audit::record(
+            db,
+            crate::db::audit::NewAuditEvent {
+                user_id: None,
+                kind: crate::domain::audit::AuditKind::KeyRotated,
+                username: "",
+                client_ip: origin,
+                detail: &detail,
+            },
+        )
+        .await?;
+    }
+    Ok(report)
 }
 
 async fn backup(config: &Config, dest: &std::path::Path) -> anyhow::Result<()> {

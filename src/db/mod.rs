@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod credentials;
+pub mod rotation;
 pub mod sessions;
 pub mod users;
 
