@@ -872,6 +872,13 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
     let encryption_key_previous = raw.security.encryption_key_previous.as_ref().and_then(|v| {
         validate_encryption_key("SPOTTER_SECURITY_ENCRYPTION_KEY_PREVIOUS", v, &mut errors)
     });
+    if let (Some(cur), Some(prev)) = (&encryption_key, &encryption_key_previous)
+        && cur.expose() == prev.expose()
+    {
+        errors.push(ConfigError(
+            "SPOTTER_SECURITY_ENCRYPTION_KEY_PREVIOUS is the same as SPOTTER_SECURITY_ENCRYPTION_KEY: set the old key there, or remove it".into(),
+        ));
+    }
     let jwt_secret = match &raw.security.jwt_secret {
         None => {
             errors.push(ConfigError(format!(

@@ -265,3 +265,12 @@ fn generated_secrets_pass_validation() {
         Ok(())
     });
 }
+
+#[test]
+fn previous_key_must_differ_from_the_current_one() {
+    let e = load_err(|jail| {
+        set_required(jail);
+        jail.set_env("SPOTTER_SECURITY_ENCRYPTION_KEY_PREVIOUS", KEY);
+    });
+    assert!(e.contains("SPOTTER_SECURITY_ENCRYPTION_KEY_PREVIOUS"), "{e}");
+}
