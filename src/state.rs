@@ -4,7 +4,11 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 
+use crate::clients::PROVIDER_TIMEOUT;
+use crate::clients::lastfm::LastfmClient;
+use crate::clients::listenbrainz::ListenbrainzClient;
 use crate::clients::navidrome::NavidromeClient;
+use crate::clients::spotify::SpotifyClient;
 use crate::config::Config;
 use crate::crypto::FieldCipher;
 use crate::db::Db;
@@ -23,6 +27,13 @@ pub struct AppState {
     pub cookie_key: tower_cookies::Key,
     pub limiter: Arc<LoginLimiter>,
     pub navidrome: NavidromeClient,
+    /// `None` when Spotify is not configured on this server.
+    pub spotify: Option<SpotifyClient>,
+    /// `None` when Last.fm is not configured on this server.
+    pub lastfm: Option<LastfmClient>,
+    pub listenbrainz: ListenbrainzClient,
+    /// One Spotify token refresh at a time, so a rotated refresh token is never lost to a race.
+    pub spotify_refresh: Arc<tokio::sync::Mutex<()>>,
     pub events: EventBus,
 }
 
@@ -36,7 +47,22 @@ impl AppState {
         let cookie_key = tower_cookies::Key::try_from(cookie_key_bytes.as_slice())
             .map_err(|_| anyhow::anyhow!("derived cookie key is too short"))?;
         let navidrome = NavidromeClient::new(&config.navidrome_base_url, config.navidrome_timeout)?;
+        let spotify = config
+            .spotify
+            .as_ref()
+            .map(|c| SpotifyClient::new(c, PROVIDER_TIMEOUT))
+            .transpose()?;
+        let lastfm = config
+            .lastfm
+            .as_ref()
+            .map(|c| LastfmClient::new(c, PROVIDER_TIMEOUT))
+            .transpose()?;
+        let listenbrainz = ListenbrainzClient::new(&config.listenbrainz_api_url, PROVIDER_TIMEOUT)?;
         Ok(Self {
+            spotify,
+            lastfm,
+            listenbrainz,
+            spotify_refresh: Arc::new(tokio::sync::Mutex::new(())),
             tokens: Arc::new(SessionTokens::new(&config.security.jwt_secret)),
             csrf: Arc::new(CsrfKey::from_secret(&config.security.jwt_secret)),
             limiter: Arc::new(LoginLimiter::new(config.security.auth_rate_limit)),

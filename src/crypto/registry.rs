@@ -5,7 +5,9 @@
 pub struct EncryptedColumn {
     pub table: &'static str,
     pub column: &'static str,
-    /// The column whose value is the row key bound into the associated data.
+    /// The column(s) whose value is the row key bound into the associated data. A composite
+    /// key is written as the column names joined by `:` (e.g. `user_id:provider`), and its
+    /// value is the column values joined the same way (`1:spotify`).
     pub row_key: &'static str,
 }
 
@@ -15,5 +17,31 @@ pub const NAVIDROME_PASSWORD: EncryptedColumn = EncryptedColumn {
     row_key: "user_id",
 };
 
+/// The PKCE code verifier of a pending Spotify authorization.
+pub const OAUTH_VERIFIER: EncryptedColumn = EncryptedColumn {
+    table: "oauth_states",
+    column: "verifier_enc",
+    row_key: "state_hash",
+};
+
+/// Spotify access token, Last.fm session key, or ListenBrainz user token.
+pub const PROVIDER_ACCESS_TOKEN: EncryptedColumn = EncryptedColumn {
+    table: "provider_links",
+    column: "access_token_enc",
+    row_key: "user_id:provider",
+};
+
+/// Spotify refresh token.
+pub const PROVIDER_REFRESH_TOKEN: EncryptedColumn = EncryptedColumn {
+    table: "provider_links",
+    column: "refresh_token_enc",
+    row_key: "user_id:provider",
+};
+
 /// Every encrypted column in the schema.
-pub const ENCRYPTED_COLUMNS: &[&EncryptedColumn] = &[&NAVIDROME_PASSWORD];
+pub const ENCRYPTED_COLUMNS: &[&EncryptedColumn] = &[
+    &NAVIDROME_PASSWORD,
+    &OAUTH_VERIFIER,
+    &PROVIDER_ACCESS_TOKEN,
+    &PROVIDER_REFRESH_TOKEN,
+];

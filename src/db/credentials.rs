@@ -35,13 +35,23 @@ pub async fn has_navidrome_password(db: &Db, user_id: UserId) -> Result<bool, sq
     Ok(navidrome_password(db, user_id).await?.is_some())
 }
 
-/// Delete every stored credential (all services) and every session. One transaction.
+/// Delete every stored credential (the Navidrome password, every linked service's tokens, every
+/// pending OAuth state with its verifier, link health) and every session. One transaction.
 pub async fn clear_all(db: &Db) -> Result<u64, sqlx::Error> {
     let mut tx = db.begin().await?;
     let mut n = sqlx::query!("DELETE FROM navidrome_credentials")
         .execute(&mut *tx)
         .await?
         .rows_affected();
+    n += sqlx::query!("DELETE FROM provider_links")
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    n += sqlx::query!("DELETE FROM oauth_states")
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    sqlx::query!("DELETE FROM link_health").execute(&mut *tx).await?;
     n += sqlx::query!("DELETE FROM sessions")
         .execute(&mut *tx)
         .await?

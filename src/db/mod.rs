@@ -3,6 +3,8 @@
 pub mod audit;
 pub mod credentials;
 pub mod rotation;
+pub mod links;
+pub mod oauth_states;
 pub mod sessions;
 pub mod users;
 

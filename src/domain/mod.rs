@@ -2,3 +2,4 @@
 
 pub mod audit;
 pub mod ids;
+pub mod link_health;

@@ -11,6 +11,7 @@ use crate::clients::navidrome::{Credentials, NavidromeError};
 use crate::crypto::FieldRef;
 use crate::crypto::registry::NAVIDROME_PASSWORD;
 use crate::db;
+use crate::domain::link_health::Provider;
 use crate::error::AppResult;
 use crate::http::format::human_time;
 use crate::http::pages::{PageCtx, render};
@@ -38,6 +39,7 @@ struct DashboardPage {
     navidrome_url: String,
     navidrome_status: NavidromeStatus,
     session_count: usize,
+    linked_services: Vec<String>,
 }
 
 async fn navidrome_status(state: &AppState, user: &CurrentUser) -> AppResult<NavidromeStatus> {
@@ -70,6 +72,12 @@ async fn navidrome_status(state: &AppState, user: &CurrentUser) -> AppResult<Nav
 async fn dashboard(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
     let navidrome_status = navidrome_status(&state, &user).await?;
     let session_count = db::sessions::list_for_user(&state.db, user.user_id).await?.len();
+    let linked_services = db::links::list(&state.db, user.user_id)
+        .await?
+        .into_iter()
+        .filter_map(|l| Provider::parse(&l.provider))
+        .map(|p| p.label().to_owned())
+        .collect();
     let page = DashboardPage {
         username: user.username.clone(),
         is_owner: user.is_owner,
@@ -77,6 +85,7 @@ async fn dashboard(State(state): State<AppState>, user: CurrentUser) -> AppResul
         navidrome_url: state.config.navidrome_base_url.to_string(),
         navidrome_status,
         session_count,
+        linked_services,
         ctx: PageCtx::signed_in(user.username, user.csrf_token, "home"),
     };
     Ok(render(&page, StatusCode::OK))

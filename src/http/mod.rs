@@ -9,6 +9,8 @@ pub mod events;
 pub mod format;
 pub mod health;
 pub mod pages;
+pub mod provider_auth;
+pub mod providers;
 pub mod security_page;
 pub mod session;
 
@@ -50,6 +52,8 @@ pub fn build_app(state: AppState) -> Router {
         .merge(auth::router())
         .merge(dashboard::router())
         .merge(security_page::router())
+        .merge(providers::router())
+        .merge(provider_auth::router())
         .merge(health::router())
         .merge(assets::router())
         .fallback(not_found)
@@ -199,7 +203,7 @@ pub async fn serve(
     result
 }
 
-/// Prune expired sessions, old audit rows and idle limiter entries.
+/// Prune expired sessions and OAuth states, old audit rows and idle limiter entries.
 async fn maintenance_loop(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     let idle = i64::try_from(state.config.security.session_idle_timeout.as_secs()).unwrap_or(i64::MAX);
@@ -208,6 +212,9 @@ async fn maintenance_loop(state: AppState) {
         state.limiter.prune();
         if let Err(e) = crate::db::sessions::prune(&state.db, idle).await {
             tracing::warn!(error = %e, "pruning sessions failed");
+        }
+        if let Err(e) = crate::db::oauth_states::prune(&state.db).await {
+            tracing::warn!(error = %e, "pruning expired OAuth states failed");
         }
         if let Err(e) = crate::db::audit::prune(&state.db, state.config.audit_retention_days).await {
             tracing::warn!(error = %e, "pruning the audit log failed");

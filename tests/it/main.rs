@@ -3,11 +3,13 @@
 //! Integration tests: the real server on port 0 with a temp database, the real Subsonic peer
 //! for Navidrome (started by scripts/test.sh), and wiremock for the cases the peer can't make.
 
+mod fakes;
 mod harness;
 
 mod auth;
 mod csrf;
 mod hostile_input;
+mod link_spotify;
 mod pages;
 mod sessions;
 mod storage;

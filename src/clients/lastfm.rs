@@ -1,0 +1,263 @@
+//! Last.fm: web authentication over HTTPS and signed API calls. Last.fm has no OAuth `state`, so
+//! the callback URL carries our own single-use nonce (as `state`). Calls are POSTed so the
+//! token and session key never sit in a URL; every signed call carries
+//! `api_sig = md5(sorted key+value pairs ‖ shared secret)` (`format` is not signed).
+
+use std::time::Duration;
+
+use md5::{Digest, Md5};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+use super::http_client;
+use crate::config::LastfmConfig;
+use crate::domain::link_health::{ErrorCode, Failure};
+
+#[derive(Debug, thiserror::Error, Clone, Copy, PartialEq, Eq)]
+pub enum LastfmError {
+    /// Error 9: the session key is invalid (access revoked).
+    #[error("Last.fm: invalid session key")]
+    InvalidSession,
+    /// Error 29: rate limit exceeded.
+    #[error("Last.fm: rate limit exceeded")]
+    RateLimited,
+    /// Errors 10 (invalid API key), 26 (suspended API key), 13 (invalid signature: wrong
+    /// shared secret): this server's own credentials are refused.
+    #[error("Last.fm refuses this server's API key or shared secret (error {0})")]
+    ApiKeyRefused(i64),
+    /// Errors 4, 14, 15: the one-time web-auth token is invalid, not authorized or expired.
+    #[error("Last.fm refused the authorization token (error {0})")]
+    TokenRefused(i64),
+    /// Errors 8, 11, 16: Last.fm's own temporary trouble.
+    #[error("Last.fm is temporarily unavailable (error {0})")]
+    Unavailable(i64),
+    /// Any other documented error number.
+    #[error("Last.fm error {0}")]
+    Api(i64),
+    #[error("Last.fm answered with a server error (HTTP {0})")]
+    Server(u16),
+    #[error("Last.fm could not be reached")]
+    Unreachable,
+    #[error("Last.fm gave an unexpected answer")]
+    BadResponse,
+}
+
+impl LastfmError {
+    /// The one classification (F11): 9 → broken, 29 → back off, 10/26 → misconfigured.
+    pub fn failure(self) -> Failure {
+        match self {
+            Self::InvalidSession => ErrorCode::InvalidSession.into(),
+            Self::RateLimited => Failure::rate_limited(None),
+            Self::ApiKeyRefused(_) => ErrorCode::ApiKeyInvalid.into(),
+            Self::TokenRefused(_) => ErrorCode::TokenRejected.into(),
+            Self::Unavailable(_) | Self::Server(_) => ErrorCode::ServerError.into(),
+            Self::Unreachable => ErrorCode::Unreachable.into(),
+            Self::Api(_) | Self::BadResponse => ErrorCode::BadResponse.into(),
+        }
+    }
+
+    fn from_code(code: i64) -> Self {
+        match code {
+            9 => Self::InvalidSession,
+            29 => Self::RateLimited,
+            10 | 13 | 26 => Self::ApiKeyRefused(code),
+            4 | 14 | 15 => Self::TokenRefused(code),
+            8 | 11 | 16 => Self::Unavailable(code),
+            other => Self::Api(other),
+        }
+    }
+}
+
+/// A web-auth session: the Last.fm username and the (never expiring) session key.
+pub struct Session {
+    pub name: String,
+    pub key: SecretString,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("name", &self.name).field("key", &"[REDACTED]").finish()
+    }
+}
+
+#[derive(Clone)]
+pub struct LastfmClient {
+    http: reqwest::Client,
+    api_key: String,
+    shared_secret: SecretString,
+    auth_url: Url,
+    api_url: Url,
+    redirect_url: Url,
+}
+
+impl std::fmt::Debug for LastfmClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LastfmClient").field("api_url", &self.api_url.as_str()).finish()
+    }
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: i64,
+}
+
+#[derive(Deserialize)]
+struct SessionBody {
+    session: SessionInner,
+}
+
+#[derive(Deserialize)]
+struct SessionInner {
+    name: String,
+    key: String,
+}
+
+#[derive(Deserialize)]
+struct UserBody {
+    user: UserInner,
+}
+
+#[derive(Deserialize)]
+struct UserInner {
+    name: String,
+}
+
+/// `api_sig`: md5 over the parameters sorted by name, each as name then value, then the
+/// shared secret; `format` and `callback` are not signed. Lowercase hex.
+pub fn api_sig(params: &[(&str, &str)], shared_secret: &SecretString) -> String {
+    let mut sorted: Vec<&(&str, &str)> = params
+        .iter()
+        .filter(|(k, _)| *k != "format" && *k != "callback")
+        .collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    let mut h = Md5::new();
+    for (k, v) in sorted {
+        h.update(k.as_bytes());
+        h.update(v.as_bytes());
+    }
+    h.update(shared_secret.expose_secret().as_bytes());
+    hex::encode(h.finalize())
+}
+
+impl LastfmClient {
+    pub fn new(config: &LastfmConfig, timeout: Duration) -> reqwest::Result<Self> {
+        Ok(Self {
+            http: http_client(timeout)?,
+            api_key: config.api_key.clone(),
+            shared_secret: config.shared_secret.clone(),
+            auth_url: config.auth_url.clone(),
+            api_url: config.api_url.clone(),
+            redirect_url: config.redirect_url.clone(),
+        })
+    }
+
+    /// Where to send the browser: `<auth_url>?api_key=…&cb=<redirect_url>?state=<nonce>`.
+    pub fn auth_redirect(&self, nonce: &SecretString) -> Url {
+        let mut cb = self.redirect_url.clone();
+        cb.query_pairs_mut().append_pair("state", nonce.expose_secret());
+        let mut url = self.auth_url.clone();
+        url.query_pairs_mut()
+            .append_pair("api_key", &self.api_key)
+            .append_pair("cb", cb.as_str());
+        url
+    }
+
+    /// `auth.getSession`: trade the one-time token from the callback for a session key.
+    pub async fn get_session(&self, token: &SecretString) -> Result<Session, LastfmError> {
+        let bytes = self
+            .signed_call(&[
+                ("method", "auth.getSession"),
+                ("api_key", &self.api_key),
+                ("token", token.expose_secret()),
+            ])
+            .await?;
+        let body: SessionBody = serde_json::from_slice(&bytes).map_err(|_| LastfmError::BadResponse)?;
+        let name: String = body.session.name.trim().chars().take(128).collect();
+        if name.is_empty() || body.session.key.is_empty() {
+            return Err(LastfmError::BadResponse);
+        }
+        Ok(Session {
+            name,
+            key: SecretString::from(body.session.key),
+        })
+    }
+
+    /// `user.getInfo` signed with the session key: a cheap authenticated call. Returns the
+    /// session's user name.
+    pub async fn session_user(&self, session_key: &SecretString) -> Result<String, LastfmError> {
+        let bytes = self
+            .signed_call(&[
+                ("method", "user.getInfo"),
+                ("api_key", &self.api_key),
+                ("sk", session_key.expose_secret()),
+            ])
+            .await?;
+        let body: UserBody = serde_json::from_slice(&bytes).map_err(|_| LastfmError::BadResponse)?;
+        Ok(body.user.name.chars().take(128).collect())
+    }
+
+    async fn signed_call(&self, params: &[(&str, &str)]) -> Result<Vec<u8>, LastfmError> {
+        let sig = api_sig(params, &self.shared_secret);
+        let mut form: Vec<(&str, &str)> = params.to_vec();
+        form.push(("api_sig", &sig));
+        form.push(("format", "json"));
+        // Errors are mapped here: reqwest's error text is never shown or logged.
+        let resp = self
+            .http
+            .post(self.api_url.clone())
+            .form(&form)
+            .send()
+            .await
+            .map_err(|_| LastfmError::Unreachable)?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(|_| LastfmError::Unreachable)?;
+        classify(status, &bytes)?;
+        Ok(bytes.to_vec())
+    }
+}
+
+/// Last.fm reports errors as `{"error": N, "message": …}` with a 200 or a 4xx status.
+fn classify(status: u16, body: &[u8]) -> Result<(), LastfmError> {
+    if let Ok(e) = serde_json::from_slice::<ErrorBody>(body) {
+        return Err(LastfmError::from_code(e.error));
+    }
+    match status {
+        200..=299 => Ok(()),
+        429 => Err(LastfmError::RateLimited),
+        s @ 500..=599 => Err(LastfmError::Server(s)),
+        _ => Err(LastfmError::BadResponse),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_sig_sorts_pairs_and_skips_format() {
+        let secret = SecretString::from("s3cret");
+        let sig = api_sig(
+            &[("token", "tok"), ("method", "auth.getSession"), ("api_key", "key"), ("format", "json")],
+            &secret,
+        );
+        let expected = hex::encode(Md5::digest(b"api_keykeymethodauth.getSessiontokentoks3cret"));
+        assert_eq!(sig, expected);
+    }
+
+    #[test]
+    fn errors_are_classified() {
+        assert_eq!(classify(200, br#"{"error":9,"message":"Invalid session key"}"#), Err(LastfmError::InvalidSession));
+        assert_eq!(classify(403, br#"{"error":9,"message":"x"}"#), Err(LastfmError::InvalidSession));
+        assert_eq!(classify(200, br#"{"error":29}"#), Err(LastfmError::RateLimited));
+        assert_eq!(classify(200, br#"{"error":26}"#), Err(LastfmError::ApiKeyRefused(26)));
+        assert_eq!(classify(200, br#"{"error":10}"#), Err(LastfmError::ApiKeyRefused(10)));
+        assert_eq!(classify(200, br#"{"error":14}"#), Err(LastfmError::TokenRefused(14)));
+        assert_eq!(classify(502, b"<html>"), Err(LastfmError::Server(502)));
+        assert_eq!(classify(200, br#"{"session":{}}"#), Ok(()));
+        assert_eq!(classify(302, b""), Err(LastfmError::BadResponse));
+        assert_eq!(LastfmError::InvalidSession.failure().code, ErrorCode::InvalidSession);
+        assert_eq!(LastfmError::RateLimited.failure().code, ErrorCode::RateLimited);
+        assert_eq!(LastfmError::ApiKeyRefused(26).failure().code, ErrorCode::ApiKeyInvalid);
+    }
+}
