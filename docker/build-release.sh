@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 export SQLX_OFFLINE=true
 static=${SPOTTER_STATIC:-1}
 args=(--release --locked)
-bin_dir=target/release
+target_dir=${CARGO_TARGET_DIR:-target}
+bin_dir=$target_dir/release
 if [ "$static" = 1 ]; then
   # An explicit --target keeps crt-static away from build scripts and proc macros.
   triple=${SPOTTER_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}
@@ -25,7 +26,7 @@ if [ "$static" = 1 ]; then
   esac
   export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-C target-feature=+crt-static"
   args+=(--target "$triple")
-  bin_dir=target/$triple/release
+  bin_dir=$target_dir/$triple/release
 fi
 
 if [ "${1:-}" = "--deps" ]; then
