@@ -9,6 +9,8 @@ mod harness;
 mod auth;
 mod csrf;
 mod hostile_input;
+mod link_lastfm;
+mod link_listenbrainz;
 mod link_spotify;
 mod pages;
 mod sessions;
