@@ -165,3 +165,117 @@ pub async fn mount_lb_validate(mock: &MockServer, token: &str, user: &str) {
         .mount(mock)
         .await;
 }
+
+/// Fakes that answer every provider call with success, whatever the input: a callback that
+/// got past the state check would link something.
+pub async fn answer_everything(f: &Fakes) {
+    Mock::given(method("POST"))
+        .and(path("/api/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "leaked-access", "token_type": "Bearer", "expires_in": 3600, "refresh_token": "leaked-refresh"
+        })))
+        .mount(&f.spotify)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/me"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "x", "display_name": "x"})))
+        .mount(&f.spotify)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/2.0/"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "session": {"name": "x", "key": "leaked-session-key", "subscriber": 0}
+        })))
+        .mount(&f.lastfm)
+        .await;
+}
+
+/// A distinctive random value, so a match in a file or log cannot be a coincidence.
+pub fn secret(label: &str) -> String {
+    format!("{label}-{}", spotter::crypto::random_token(18))
+}
+
+/// Sign in, link all three services (with a Spotify refresh that rotates the refresh token, a
+/// refused replay, and a "Test connection" of each), and return every secret that crossed
+/// Spotter: tokens, codes, the PKCE verifier, states and nonces, the session key, the LB token.
+pub async fn run_all_flows(app: &TestApp, f: &Fakes, b: &mut Browser<'_>) -> Vec<(&'static str, String)> {
+    let p = peer();
+    b.login_ok(&p.user, &p.password).await;
+    let mut secrets: Vec<(&'static str, String)> = Vec::new();
+
+    // Spotify: link, replay, refresh with rotation.
+    let (code, access, refresh) = (secret("spcode"), secret("spaccess"), secret("sprefresh"));
+    mount_code_exchange(&f.spotify, &code, &access, &refresh, 3600).await;
+    mount_me(&f.spotify, &access, "Flow Listener").await;
+    let authorize = start_spotify(b).await;
+    let state = query_param(&authorize, "state").unwrap();
+    let cb = format!("/auth/spotify/callback?code={code}&state={state}");
+    assert_eq!(b.get(&cb).await.location(), Some("/preferences/providers?notice=linked-spotify"));
+    assert_eq!(b.get(&cb).await.location(), Some("/preferences/providers?error=state_invalid"));
+    let verifier = f
+        .spotify
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .find_map(|r| form_value(&r.body, "code_verifier"))
+        .expect("the verifier was sent");
+    let (access2, refresh2) = (secret("spaccess2"), secret("sprefresh2"));
+    Mock::given(method("POST"))
+        .and(path("/api/token"))
+        .and(body_string_contains("grant_type=refresh_token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": access2, "token_type": "Bearer", "expires_in": 3600, "refresh_token": refresh2
+        })))
+        .mount(&f.spotify)
+        .await;
+    mount_me(&f.spotify, &access2, "Flow Listener").await;
+    sqlx::query("UPDATE provider_links SET token_expires_at = 0 WHERE provider = 'spotify'")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let csrf = b.csrf().await;
+    let r = b.post("/preferences/spotify/test", &[("csrf_token", &csrf)]).await;
+    assert_eq!(r.location(), Some("/preferences/providers?notice=test-ok"));
+    secrets.extend([
+        ("Spotify code", code),
+        ("Spotify state", state),
+        ("PKCE verifier", verifier),
+        ("Spotify access token", access),
+        ("Spotify refresh token", refresh),
+        ("rotated Spotify access token", access2),
+        ("rotated Spotify refresh token", refresh2),
+    ]);
+
+    // Last.fm.
+    let (token, key) = (secret("lfmtoken"), secret("lfmsession"));
+    mount_lastfm_session(&f.lastfm, &token, "flow-listener", &key).await;
+    Mock::given(method("POST"))
+        .and(path("/2.0/"))
+        .and(body_string_contains("method=user.getInfo"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"user": {"name": "flow-listener"}})))
+        .mount(&f.lastfm)
+        .await;
+    let nonce = start_lastfm(b).await;
+    let r = b.get(&format!("/auth/lastfm/callback?state={nonce}&token={token}")).await;
+    assert_eq!(r.location(), Some("/preferences/providers?notice=linked-lastfm"));
+    let r = b.post("/preferences/lastfm/test", &[("csrf_token", &csrf)]).await;
+    assert_eq!(r.location(), Some("/preferences/providers?notice=test-ok"));
+    secrets.extend([("Last.fm nonce", nonce), ("Last.fm token", token), ("Last.fm session key", key)]);
+
+    // ListenBrainz.
+    let lb = secret("lbtoken");
+    mount_lb_validate(&f.listenbrainz, &lb, "flow-listener").await;
+    let r = b
+        .post("/auth/listenbrainz/connect", &[("csrf_token", &csrf), ("token", &lb)])
+        .await;
+    assert_eq!(r.location(), Some("/preferences/providers?notice=linked-listenbrainz"));
+    let r = b.post("/preferences/listenbrainz/test", &[("csrf_token", &csrf)]).await;
+    assert_eq!(r.location(), Some("/preferences/providers?notice=test-ok"));
+    secrets.push(("ListenBrainz token", lb));
+
+    let page = b.get("/preferences/providers").await;
+    assert_eq!(page.body.matches("Linked as ").count(), 4, "{}", page.body);
+    secrets.push(("Navidrome password", p.password));
+    secrets
+}

@@ -7,11 +7,13 @@ mod fakes;
 mod harness;
 
 mod auth;
+mod callback_fuzz;
 mod csrf;
 mod hostile_input;
 mod link_lastfm;
 mod link_listenbrainz;
 mod link_spotify;
+mod link_storage;
 mod pages;
 mod sessions;
 mod storage;
