@@ -270,7 +270,7 @@ pub async fn spotify_refresh(
     let tokens = match client.refresh(&refresh_token).await {
         Ok(t) => t,
         Err(e) => {
-            tracing::warn!(error = %e, "Spotify token refresh failed; the refresh token is kept");
+            tracing::warn!(error = %e, "renewing Spotify access failed; the stored refresh credential is kept");
             return Ok(Err(e.failure()));
         }
     };
@@ -292,7 +292,7 @@ pub async fn spotify_refresh(
         expires_at,
     )
     .await?;
-    tracing::info!(rotated = rotated_enc.is_some(), "Spotify access token refreshed");
+    tracing::info!(refresh_rotated = rotated_enc.is_some(), "renewed Spotify access");
     Ok(Ok(tokens.access))
 }
 
