@@ -28,10 +28,21 @@ check() {
 }
 
 summary() {
+  [ "$FAILED" -eq 0 ] || show_logs
   echo
   for p in "${!LATENCY[@]}"; do echo "SSE latency through $p: ${LATENCY[$p]} ms"; done
+  SUMMARY_DONE=1
   echo "$PASSED passed, $FAILED failed"
   [ "$FAILED" -eq 0 ]
+}
+
+show_logs() {
+  local f
+  for f in "$WORK"/*.log; do
+    [ -f "$f" ] || continue
+    echo "--- last lines of $f"
+    tail -n 15 "$f"
+  done
 }
 
 cleanup() {
@@ -42,12 +53,10 @@ cleanup() {
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
-  if [ "$rc" -ne 0 ] || [ "$FAILED" -ne 0 ]; then
-    for f in "$WORK"/*.log; do
-      [ -f "$f" ] || continue
-      echo "--- last lines of $f"
-      tail -n 15 "$f"
-    done
+  # A set-up failure (before the summary) shows the logs here; failed checks showed them already.
+  if [ "$rc" -ne 0 ] && [ "${SUMMARY_DONE:-0}" = 0 ]; then
+    show_logs
+    echo "proxy tests aborted during set-up"
   fi
   if [ "${PROXY_TEST_KEEP:-0}" = 1 ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
