@@ -3,8 +3,9 @@
 //! crate, wiremock and hyper included), contains no token, code, verifier, state, nonce,
 //! session key or client secret. Its own test binary: it installs the process-wide subscriber.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "it/harness.rs"]
-#[allow(dead_code)]
 mod harness;
 
 #[path = "it/fakes.rs"]
