@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName};
+use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
-use futures_util::stream::{self, Stream, StreamExt};
+use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
@@ -100,14 +101,14 @@ async fn events(
     State(bus): State<EventBus>,
     _user: CurrentUser,
     headers: HeaderMap,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> impl IntoResponse {
     let last_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     let (missed, rx) = bus.subscribe_from(last_id);
     let high_water = missed.last().map(|e| e.id).or(last_id).unwrap_or(0);
-    let replay = stream::iter(missed.into_iter().map(|e| Ok(to_sse(&e))));
+    let replay = stream::iter(missed.into_iter().map(|e| Ok::<Event, Infallible>(to_sse(&e))));
     let live = BroadcastStream::new(rx).filter_map(move |r| async move {
         match r {
             Ok(e) if e.id > high_water => Some(Ok(to_sse(&e))),
@@ -116,8 +117,10 @@ async fn events(
     });
     // The first comment makes proxies flush headers at once.
     let hello = stream::once(async { Ok(Event::default().comment("connected")) });
-    Sse::new(hello.chain(replay).chain(live))
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("heartbeat"))
+    let sse = Sse::new(hello.chain(replay).chain(live))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("heartbeat"));
+    // Tells nginx not to buffer this response even where `proxy_buffering off` was forgotten.
+    ([(HeaderName::from_static("x-accel-buffering"), "no")], sse)
 }
 
 #[cfg(test)]

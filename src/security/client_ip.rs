@@ -68,11 +68,14 @@ pub fn resolve(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Clie
             None => break,
         }
     }
+    // The last entry is the one our trusted proxy wrote; earlier ones came from the client.
     let header = |name: &str| {
         headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .next_back()
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty() && v.len() <= 255)
     };
@@ -120,6 +123,17 @@ mod tests {
         let c = resolve(peer, &headers("1.2.3.4, 198.51.100.7"), &loopback());
         assert_eq!(c.ip.to_string(), "198.51.100.7");
         assert_eq!(c.scheme, "https");
+    }
+
+    #[test]
+    fn forwarded_proto_and_host_come_from_the_last_hop() {
+        let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-proto", HeaderValue::from_static("https, http"));
+        h.insert("x-forwarded-host", HeaderValue::from_static("evil.example, music.example.org"));
+        let c = resolve(peer, &h, &loopback());
+        assert_eq!(c.scheme, "http");
+        assert_eq!(c.host.as_deref(), Some("music.example.org"));
     }
 
     #[test]

@@ -183,6 +183,7 @@ async fn event_stream_delivers_audit_events_with_ids_and_replays() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    assert_eq!(resp.headers()["x-accel-buffering"], "no");
     let mut stream = resp;
     // Wait for the "connected" comment so the subscription exists before we publish.
     let mut seen = String::new();
