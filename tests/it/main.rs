@@ -15,5 +15,6 @@ mod link_listenbrainz;
 mod link_spotify;
 mod link_storage;
 mod pages;
+mod providers_page;
 mod sessions;
 mod storage;
