@@ -17,7 +17,7 @@ pub const USER_AGENT: &str = concat!(
 );
 
 /// Total timeout of a call to Spotify, Last.fm or ListenBrainz.
-pub const PROVIDER_TIMEOUT: Duration = Duration::from_secs(15);
+pub const PROVIDER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The single outbound client builder.
 pub fn http_client(timeout: Duration) -> reqwest::Result<reqwest::Client> {

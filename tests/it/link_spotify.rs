@@ -425,3 +425,28 @@ async fn disconnect_deletes_the_tokens() {
     assert_eq!(r.status, 403);
     assert_eq!(links(&app).await, 1);
 }
+
+#[tokio::test]
+async fn pending_round_trips_per_session_are_bounded_and_die_with_the_session() {
+    let p = peer();
+    let f = Fakes::start().await;
+    let app = spawn_app(f.options()).await;
+    let mut b = Browser::new(&app);
+    b.login_ok(&p.user, &p.password).await;
+    let mut states = Vec::new();
+    for _ in 0..7 {
+        states.push(query_param(&start_spotify(&mut b).await, "state").unwrap());
+    }
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM oauth_states").await, 4);
+    // The oldest were dropped; the newest still completes.
+    let r = b.get(&format!("/auth/spotify/callback?code=c&state={}", states[0])).await;
+    assert_eq!(r.location(), Some("/preferences/providers?error=state_invalid"));
+    mount_code_exchange(&f.spotify, "c", "access-b", "refresh-b", 3600).await;
+    mount_me(&f.spotify, "access-b", "Bounded").await;
+    let r = b.get(&format!("/auth/spotify/callback?code=c&state={}", states[6])).await;
+    assert_eq!(r.location(), Some("/preferences/providers?notice=linked-spotify"));
+    // Signing out deletes the session row and, with it, every pending round trip.
+    let csrf = b.csrf().await;
+    assert_eq!(b.post("/logout", &[("csrf_token", &csrf)]).await.status, 303);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM oauth_states").await, 0);
+}
