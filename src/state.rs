@@ -35,6 +35,8 @@ pub struct AppState {
     /// One Spotify token refresh at a time, so a rotated refresh token is never lost to a race.
     pub spotify_refresh: Arc<tokio::sync::Mutex<()>>,
     pub events: EventBus,
+    /// Last Navidrome check shown on the dashboard, so page views don't each call Navidrome.
+    pub navidrome_status: crate::http::dashboard::StatusCache,
 }
 
 impl AppState {
@@ -70,6 +72,7 @@ impl AppState {
             cookie_key,
             navidrome,
             events: EventBus::new(256),
+            navidrome_status: crate::http::dashboard::StatusCache::default(),
             config: Arc::new(config),
             db,
         })

@@ -246,6 +246,10 @@ async fn login(
     .await?;
     tx.commit().await?;
     state.events.publish_audit(AuditKind::LoginOk);
+    // The ping above just succeeded with these credentials.
+    state
+        .navidrome_status
+        .put(user_id, crate::http::dashboard::NavidromeStatus::Connected);
 
     let token = state
         .tokens

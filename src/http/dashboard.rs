@@ -1,5 +1,8 @@
 //! `GET /`: the signed-in home page.
 
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
@@ -11,6 +14,7 @@ use crate::clients::navidrome::{Credentials, NavidromeError};
 use crate::crypto::FieldRef;
 use crate::crypto::registry::NAVIDROME_PASSWORD;
 use crate::db;
+use crate::domain::ids::UserId;
 use crate::domain::link_health::Provider;
 use crate::error::AppResult;
 use crate::http::format::human_time;
@@ -22,6 +26,7 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/", get(dashboard))
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NavidromeStatus {
     Connected,
     WrongCredentials,
@@ -42,7 +47,43 @@ struct DashboardPage {
     linked_services: Vec<String>,
 }
 
+/// How long a Navidrome check result is reused by the dashboard.
+const STATUS_TTL: Duration = Duration::from_secs(30);
+
+/// The last dashboard check of Navidrome, per user (one user per instance, so tiny).
+#[derive(Clone, Default)]
+pub struct StatusCache(Arc<Mutex<Option<(UserId, Instant, NavidromeStatus)>>>);
+
+impl StatusCache {
+    fn get(&self, user: UserId) -> Option<NavidromeStatus> {
+        let guard = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match *guard {
+            Some((u, at, status)) if u == user && at.elapsed() < STATUS_TTL => Some(status),
+            _ => None,
+        }
+    }
+
+    /// Forget the last result (the next dashboard view checks Navidrome again).
+    pub fn clear(&self) {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
+    pub fn put(&self, user: UserId, status: NavidromeStatus) {
+        let mut guard = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *guard = Some((user, Instant::now(), status));
+    }
+}
+
 async fn navidrome_status(state: &AppState, user: &CurrentUser) -> AppResult<NavidromeStatus> {
+    if let Some(status) = state.navidrome_status.get(user.user_id) {
+        return Ok(status);
+    }
+    let status = check_navidrome(state, user).await?;
+    state.navidrome_status.put(user.user_id, status);
+    Ok(status)
+}
+
+async fn check_navidrome(state: &AppState, user: &CurrentUser) -> AppResult<NavidromeStatus> {
     let Some(stored) = db::credentials::navidrome_password(&state.db, user.user_id).await? else {
         return Ok(NavidromeStatus::NoCredentials);
     };

@@ -198,3 +198,33 @@ async fn ping_uses_token_auth_with_a_fresh_salt() {
     }
     assert_ne!(salts[0], salts[1], "salt reused");
 }
+
+#[tokio::test]
+async fn dashboard_reports_a_password_changed_in_navidrome() {
+    let server = MockServer::start().await;
+    let ok = r#"{"subsonic-response":{"status":"ok","version":"1.16.1"}}"#;
+    let wrong = r#"{"subsonic-response":{"status":"failed","version":"1.16.1","error":{"code":40,"message":"Wrong username or password"}}}"#;
+    Mock::given(method("GET"))
+        .and(path("/rest/ping"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(ok))
+        .mount(&server)
+        .await;
+    let app = spawn_app(Options::with_navidrome(&server.uri())).await;
+    let mut b = Browser::new(&app);
+    b.login_ok("demo", "old-password").await;
+    assert!(b.get("/").await.body.contains("Connected"));
+
+    // The password changes in Navidrome; the next check (after the cache) says so.
+    server.reset().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/ping"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(wrong))
+        .expect(1)
+        .mount(&server)
+        .await;
+    app.state.navidrome_status.clear();
+    let page = b.get("/").await;
+    assert!(page.body.contains("Navidrome refuses the stored password"), "{}", page.body);
+    // Cached: a second view does not call Navidrome again (expect(1) above).
+    assert!(b.get("/").await.body.contains("refuses the stored password"));
+}
