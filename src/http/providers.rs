@@ -197,7 +197,7 @@ fn disconnect_note(p: Provider) -> Option<&'static str> {
         Provider::Spotify => Some("Spotify has no token revocation endpoint: Disconnect deletes the tokens stored here; remove the app under \"Manage apps\" in your Spotify account to revoke access there too."),
         Provider::Lastfm => Some("Disconnect deletes the session key stored here; revoke the application in your Last.fm settings to end it there too."),
         Provider::Listenbrainz => Some("Disconnect deletes the token stored here; reset your user token on ListenBrainz to invalidate it everywhere."),
-        Provider::Navidrome => Some("Navidrome is the account you sign in with. Signing out keeps the stored password for background work; `spotter clear-credentials` deletes it."),
+        Provider::Navidrome => Some("Navidrome is the account you sign in with. Signing out keeps the stored password for background work; the command spotter clear-credentials deletes it."),
     }
 }
 
