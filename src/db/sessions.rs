@@ -37,6 +37,32 @@ pub async fn insert(tx: &mut sqlx::SqliteConnection, s: NewSession<'_>) -> Resul
     Ok(())
 }
 
+/// A session row joined with its user, in one query (every signed-in request runs it).
+#[derive(Debug, Clone)]
+pub struct ActiveSession {
+    pub jti: SessionId,
+    pub user_id: UserId,
+    pub expires_at: i64,
+    pub last_seen_at: i64,
+    pub username: String,
+    pub is_owner: bool,
+    pub user_created_at: i64,
+}
+
+pub async fn find_with_user(db: &Db, jti: &SessionId) -> Result<Option<ActiveSession>, sqlx::Error> {
+    sqlx::query_as!(
+        ActiveSession,
+        r#"SELECT s.jti AS "jti!: SessionId", s.user_id AS "user_id!: UserId", s.expires_at,
+                  s.last_seen_at, u.username, u.is_owner AS "is_owner!: bool",
+                  u.created_at AS user_created_at
+           FROM sessions s JOIN users u ON u.id = s.user_id
+           WHERE s.jti = ?1"#,
+        jti
+    )
+    .fetch_optional(db)
+    .await
+}
+
 pub async fn find(db: &Db, jti: &SessionId) -> Result<Option<Session>, sqlx::Error> {
     sqlx::query_as!(
         Session,
@@ -73,6 +99,15 @@ pub async fn list_for_user(db: &Db, user_id: UserId) -> Result<Vec<Session>, sql
         user_id
     )
     .fetch_all(db)
+    .await
+}
+
+pub async fn count_for_user(db: &Db, user_id: UserId) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT COUNT(*) AS "n!: i64" FROM sessions WHERE user_id = ?1"#,
+        user_id
+    )
+    .fetch_one(db)
     .await
 }
 

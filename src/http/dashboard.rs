@@ -43,7 +43,7 @@ struct DashboardPage {
     member_since: String,
     navidrome_url: String,
     navidrome_status: NavidromeStatus,
-    session_count: usize,
+    session_count: i64,
     linked_services: Vec<String>,
 }
 
@@ -112,7 +112,7 @@ async fn check_navidrome(state: &AppState, user: &CurrentUser) -> AppResult<Navi
 
 async fn dashboard(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
     let navidrome_status = navidrome_status(&state, &user).await?;
-    let session_count = db::sessions::list_for_user(&state.db, user.user_id).await?.len();
+    let session_count = db::sessions::count_for_user(&state.db, user.user_id).await?;
     let linked_services = db::links::list(&state.db, user.user_id)
         .await?
         .into_iter()

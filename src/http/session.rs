@@ -85,7 +85,7 @@ pub async fn resolve_session(
     let Some(token) = state.tokens.verify(raw.value()) else {
         return Ok(None);
     };
-    let Some(session) = db::sessions::find(&state.db, &token.session_id).await? else {
+    let Some(session) = db::sessions::find_with_user(&state.db, &token.session_id).await? else {
         return Ok(None);
     };
     let now = db::now();
@@ -97,16 +97,16 @@ pub async fn resolve_session(
         db::sessions::delete(&state.db, session.user_id, &session.jti).await?;
         return Ok(None);
     }
-    let Some(user) = db::users::find_by_id(&state.db, session.user_id).await? else {
-        return Ok(None);
-    };
-    db::sessions::touch(&state.db, &session.jti, 60).await?;
+    // Write the activity stamp at most once a minute: most requests stay read-only.
+    if now.saturating_sub(session.last_seen_at) >= 60 {
+        db::sessions::touch(&state.db, &session.jti, 60).await?;
+    }
     let csrf_token = state.csrf.token(Binding::Session(session.jti.as_str()));
     Ok(Some(CurrentUser {
-        user_id: user.id,
-        username: user.username,
-        is_owner: user.is_owner,
-        created_at: user.created_at,
+        user_id: session.user_id,
+        username: session.username,
+        is_owner: session.is_owner,
+        created_at: session.user_created_at,
         session_id: session.jti,
         csrf_token,
     }))
