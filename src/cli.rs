@@ -12,7 +12,11 @@ use crate::config::{Config, RawConfig};
 use crate::state::AppState;
 
 #[derive(Debug, Parser)]
-#[command(name = "spotter", version, about = "Self-hosted companion for Navidrome")]
+#[command(
+    name = "spotter",
+    version,
+    about = "Self-hosted companion for Navidrome"
+)]
 pub struct Cli {
     /// TOML configuration file (environment variables override it).
     #[arg(long, env = "SPOTTER_CONFIG", global = true)]
@@ -192,7 +196,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         let (db, config) = (db.clone(), config.clone());
         tokio::spawn(async move {
             match reencrypt(&db, &config, false, "startup").await {
-                Ok(r) => tracing::info!(rewritten = r.rewritten, examined = r.examined, "online key rotation done"),
+                Ok(r) => tracing::info!(
+                    rewritten = r.rewritten,
+                    examined = r.examined,
+                    "online key rotation done"
+                ),
                 Err(e) => tracing::error!(error = format!("{e:#}"), "online key rotation failed"),
             }
         });
@@ -215,7 +223,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };
@@ -228,7 +237,10 @@ async fn shutdown_signal() {
     tracing::info!("shutdown signal received");
 }
 
-async fn rotate_key(config: &Config, all: bool) -> anyhow::Result<crate::db::rotation::RotationReport> {
+async fn rotate_key(
+    config: &Config,
+    all: bool,
+) -> anyhow::Result<crate::db::rotation::RotationReport> {
     let db = crate::db::connect_and_migrate(&config.database_url).await?;
     let report = reencrypt(&db, config, all, "cli").await?;
     db.close().await;
@@ -271,12 +283,18 @@ pub async fn reencrypt(
 }
 
 async fn backup(config: &Config, dest: &std::path::Path) -> anyhow::Result<()> {
-    anyhow::ensure!(!dest.exists(), "{} already exists: choose a new file name", dest.display());
+    anyhow::ensure!(
+        !dest.exists(),
+        "{} already exists: choose a new file name",
+        dest.display()
+    );
     let dest_str = dest
         .to_str()
         .ok_or_else(|| anyhow::anyhow!("the backup path must be valid UTF-8"))?;
     let db = crate::db::connect_and_migrate(&config.database_url).await?;
-    crate::db::backup(&db, dest_str).await.context("writing the snapshot")?;
+    crate::db::backup(&db, dest_str)
+        .await
+        .context("writing the snapshot")?;
     db.close().await;
     let copy = crate::db::connect(&format!("sqlite://{dest_str}"))
         .await

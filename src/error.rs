@@ -60,7 +60,8 @@ impl IntoResponse for AppError {
             Self::Internal(e) => tracing::error!(error = format!("{e:#}"), "internal error"),
             _ => {}
         }
-        let mut resp = ErrorPage::for_status(status, self.public_message()).into_response_with(status);
+        let mut resp =
+            ErrorPage::for_status(status, self.public_message()).into_response_with(status);
         if let Self::TooManyRequests { retry_after_secs } = self
             && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
         {

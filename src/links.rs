@@ -35,7 +35,9 @@ impl From<LinkError> for AppError {
     fn from(e: LinkError) -> Self {
         match e {
             LinkError::Db(e) => AppError::Db(e),
-            LinkError::Crypto(e) => AppError::Internal(anyhow::anyhow!("credential encryption: {e}")),
+            LinkError::Crypto(e) => {
+                AppError::Internal(anyhow::anyhow!("credential encryption: {e}"))
+            }
         }
     }
 }
@@ -74,12 +76,18 @@ pub async fn save_link(
     creds: NewCredentials<'_>,
 ) -> Result<(), LinkError> {
     let key = row_key(actor.user_id, provider);
-    let access_enc = state
-        .cipher
-        .seal(field(&PROVIDER_ACCESS_TOKEN, &key), crate::crypto::expose(creds.access))?;
+    let access_enc = state.cipher.seal(
+        field(&PROVIDER_ACCESS_TOKEN, &key),
+        crate::crypto::expose(creds.access),
+    )?;
     let refresh_enc = creds
         .refresh
-        .map(|r| state.cipher.seal(field(&PROVIDER_REFRESH_TOKEN, &key), crate::crypto::expose(r)))
+        .map(|r| {
+            state.cipher.seal(
+                field(&PROVIDER_REFRESH_TOKEN, &key),
+                crate::crypto::expose(r),
+            )
+        })
         .transpose()?;
     let mut tx = state.db.begin().await?;
     db::links::upsert(
@@ -114,7 +122,11 @@ pub async fn save_link(
 }
 
 /// Delete the link's stored credentials, health and pending states. Audited when a link existed.
-pub async fn unlink(state: &AppState, actor: Actor<'_>, provider: Provider) -> Result<bool, LinkError> {
+pub async fn unlink(
+    state: &AppState,
+    actor: Actor<'_>,
+    provider: Provider,
+) -> Result<bool, LinkError> {
     let mut tx = state.db.begin().await?;
     let existed = db::links::delete(&mut tx, actor.user_id, provider.as_str()).await?;
     if existed {
@@ -146,9 +158,9 @@ pub async fn record(
     outcome: Result<(), Failure>,
 ) -> Result<Health, LinkError> {
     let previous = db::links::health(&state.db, actor.user_id, provider.as_str()).await?;
-    let (prev_status, prev_failures) = previous
-        .as_ref()
-        .map_or((LinkStatus::Ok, 0), |p| (p.health.status, p.health.failure_count));
+    let (prev_status, prev_failures) = previous.as_ref().map_or((LinkStatus::Ok, 0), |p| {
+        (p.health.status, p.health.failure_count)
+    });
     let health = match outcome {
         Ok(()) => Health::ok(),
         Err(failure) => {
@@ -189,7 +201,12 @@ pub async fn record(
 
 /// Open a stored credential; a value that does not decrypt makes the link unusable (re-link),
 /// it is never used as plaintext.
-fn open(state: &AppState, column: &EncryptedColumn, key: &str, stored: &str) -> Result<SecretString, Failure> {
+fn open(
+    state: &AppState,
+    column: &EncryptedColumn,
+    key: &str,
+    stored: &str,
+) -> Result<SecretString, Failure> {
     state.cipher.open_secret(field(column, key), stored).map_err(|e| {
         tracing::error!(table = column.table, column = column.column, error = %e, "stored credential does not decrypt");
         Failure::new(ErrorCode::NoCredentials)
@@ -207,7 +224,12 @@ pub async fn stored_credential(
         return Ok(Err(Failure::new(ErrorCode::NoCredentials)));
     };
     let key = row_key(user_id, provider);
-    Ok(open(state, &PROVIDER_ACCESS_TOKEN, &key, &link.access_token_enc))
+    Ok(open(
+        state,
+        &PROVIDER_ACCESS_TOKEN,
+        &key,
+        &link.access_token_enc,
+    ))
 }
 
 /// A Spotify access token that is not about to expire (refreshing it first if it is).
@@ -226,7 +248,12 @@ pub async fn spotify_access(
         return spotify_refresh(state, client, user_id, None).await;
     }
     let key = row_key(user_id, Provider::Spotify);
-    Ok(open(state, &PROVIDER_ACCESS_TOKEN, &key, &link.access_token_enc))
+    Ok(open(
+        state,
+        &PROVIDER_ACCESS_TOKEN,
+        &key,
+        &link.access_token_enc,
+    ))
 }
 
 /// Refresh the Spotify access token, one refresh at a time. `rejected` is the access token a
@@ -249,7 +276,9 @@ pub async fn spotify_refresh(
         Ok(c) => c,
         Err(f) => return Ok(Err(f)),
     };
-    let fresh = link.token_expires_at.is_none_or(|at| at - REFRESH_MARGIN_SECS > now);
+    let fresh = link
+        .token_expires_at
+        .is_none_or(|at| at - REFRESH_MARGIN_SECS > now);
     let already_refreshed = match rejected {
         Some(old) => !crate::crypto::ct_eq(
             crate::crypto::expose(old).as_bytes(),
@@ -274,15 +303,23 @@ pub async fn spotify_refresh(
             return Ok(Err(e.failure()));
         }
     };
-    let access_enc = state
-        .cipher
-        .seal(field(&PROVIDER_ACCESS_TOKEN, &key), crate::crypto::expose(&tokens.access))?;
+    let access_enc = state.cipher.seal(
+        field(&PROVIDER_ACCESS_TOKEN, &key),
+        crate::crypto::expose(&tokens.access),
+    )?;
     let rotated_enc = tokens
         .refresh
         .as_ref()
-        .map(|r| state.cipher.seal(field(&PROVIDER_REFRESH_TOKEN, &key), crate::crypto::expose(r)))
+        .map(|r| {
+            state.cipher.seal(
+                field(&PROVIDER_REFRESH_TOKEN, &key),
+                crate::crypto::expose(r),
+            )
+        })
         .transpose()?;
-    let expires_at = tokens.expires_in.map(|d| now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)));
+    let expires_at = tokens
+        .expires_in
+        .map(|d| now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)));
     db::links::update_tokens(
         &state.db,
         user_id,
@@ -292,7 +329,10 @@ pub async fn spotify_refresh(
         expires_at,
     )
     .await?;
-    tracing::info!(refresh_rotated = rotated_enc.is_some(), "renewed Spotify access");
+    tracing::info!(
+        refresh_rotated = rotated_enc.is_some(),
+        "renewed Spotify access"
+    );
     Ok(Ok(tokens.access))
 }
 
@@ -335,7 +375,8 @@ pub async fn test_connection(
     let user_id = actor.user_id;
     let outcome: Result<(), Failure> = match provider {
         Provider::Navidrome => {
-            let Some(stored) = db::credentials::navidrome_password(&state.db, user_id).await? else {
+            let Some(stored) = db::credentials::navidrome_password(&state.db, user_id).await?
+            else {
                 return Ok(TestOutcome::NotLinked);
             };
             let key = user_id.to_string();
@@ -355,7 +396,10 @@ pub async fn test_connection(
             let Some(client) = state.spotify.as_ref() else {
                 return Ok(TestOutcome::NotLinked);
             };
-            if db::links::find(&state.db, user_id, provider.as_str()).await?.is_none() {
+            if db::links::find(&state.db, user_id, provider.as_str())
+                .await?
+                .is_none()
+            {
                 return Ok(TestOutcome::NotLinked);
             }
             spotify_me(state, client, user_id).await?.map(|_| ())
@@ -364,16 +408,26 @@ pub async fn test_connection(
             let Some(client) = state.lastfm.as_ref() else {
                 return Ok(TestOutcome::NotLinked);
             };
-            if db::links::find(&state.db, user_id, provider.as_str()).await?.is_none() {
+            if db::links::find(&state.db, user_id, provider.as_str())
+                .await?
+                .is_none()
+            {
                 return Ok(TestOutcome::NotLinked);
             }
             match stored_credential(state, user_id, provider).await? {
                 Err(f) => Err(f),
-                Ok(sk) => client.session_user(&sk).await.map(|_| ()).map_err(|e| e.failure()),
+                Ok(sk) => client
+                    .session_user(&sk)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.failure()),
             }
         }
         Provider::Listenbrainz => {
-            if db::links::find(&state.db, user_id, provider.as_str()).await?.is_none() {
+            if db::links::find(&state.db, user_id, provider.as_str())
+                .await?
+                .is_none()
+            {
                 return Ok(TestOutcome::NotLinked);
             }
             match stored_credential(state, user_id, provider).await? {
@@ -387,7 +441,9 @@ pub async fn test_connection(
             }
         }
     };
-    Ok(TestOutcome::Done(record(state, actor, provider, outcome).await?))
+    Ok(TestOutcome::Done(
+        record(state, actor, provider, outcome).await?,
+    ))
 }
 
 fn navidrome_code(e: &NavidromeError) -> ErrorCode {

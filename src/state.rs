@@ -45,7 +45,8 @@ impl AppState {
             &config.security.encryption_key,
             config.security.encryption_key_previous.as_ref(),
         );
-        let cookie_key_bytes = crate::security::csrf::derive_key(&config.security.jwt_secret, "cookies");
+        let cookie_key_bytes =
+            crate::security::csrf::derive_key(&config.security.jwt_secret, "cookies");
         let cookie_key = tower_cookies::Key::try_from(cookie_key_bytes.as_slice())
             .map_err(|_| anyhow::anyhow!("derived cookie key is too short"))?;
         let navidrome = NavidromeClient::new(&config.navidrome_base_url, config.navidrome_timeout)?;

@@ -104,7 +104,10 @@ pub struct CaptureBuffer(pub Arc<Mutex<Vec<u8>>>);
 
 impl CaptureBuffer {
     pub fn contents(&self) -> String {
-        let guard = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let guard = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         String::from_utf8_lossy(&guard).into_owned()
     }
 }
@@ -144,7 +147,11 @@ fn filter(level: &str) -> EnvFilter {
 }
 
 /// Install the global subscriber writing to `writer` through the redactor.
-pub fn init_with<M>(level: &str, format: LogFormat, writer: M) -> Result<(), tracing_subscriber::util::TryInitError>
+pub fn init_with<M>(
+    level: &str,
+    format: LogFormat,
+    writer: M,
+) -> Result<(), tracing_subscriber::util::TryInitError>
 where
     M: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
@@ -181,7 +188,8 @@ mod tests {
 
     #[test]
     fn masks_subsonic_credentials_in_urls() {
-        let line = "GET http://nd/rest/ping?u=demo&t=26719a1196d2a940705a59634eb18eab&s=c19b2d&v=1.16.1";
+        let line =
+            "GET http://nd/rest/ping?u=demo&t=26719a1196d2a940705a59634eb18eab&s=c19b2d&v=1.16.1";
         let r = redact(line);
         assert!(!r.contains("26719a"), "{r}");
         assert!(!r.contains("c19b2d"), "{r}");
@@ -191,13 +199,34 @@ mod tests {
     #[test]
     fn masks_oauth_and_headers_and_keys() {
         let cases = [
-            ("callback?code=AQDxyz123abc&state=st4te-value", ["AQDxyz123abc", "st4te-value"]),
-            ("authorization: Bearer abcdefghijk123", ["abcdefghijk123", "abcdefghijk123"]),
-            ("cookie: spotter_token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig", ["eyJhbGci", "spotter_token=eyJ"]),
-            ("key sk-proj-abcdefghijklmnop in text", ["sk-proj-abcdefghijklmnop", "abcdefghijklmnop"]),
-            ("api_sig=0123456789abcdef&sk=sessionkey123", ["0123456789abcdef", "sessionkey123"]),
-            ("password=hunter2 csrf_token=Zm9vYmFy", ["hunter2", "Zm9vYmFy"]),
-            ("value enc:v2:abcd1234:AAAABBBBCCCC== end", ["AAAABBBBCCCC", "AAAABBBBCCCC"]),
+            (
+                "callback?code=AQDxyz123abc&state=st4te-value",
+                ["AQDxyz123abc", "st4te-value"],
+            ),
+            (
+                "authorization: Bearer abcdefghijk123",
+                ["abcdefghijk123", "abcdefghijk123"],
+            ),
+            (
+                "cookie: spotter_token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig",
+                ["eyJhbGci", "spotter_token=eyJ"],
+            ),
+            (
+                "key sk-proj-abcdefghijklmnop in text",
+                ["sk-proj-abcdefghijklmnop", "abcdefghijklmnop"],
+            ),
+            (
+                "api_sig=0123456789abcdef&sk=sessionkey123",
+                ["0123456789abcdef", "sessionkey123"],
+            ),
+            (
+                "password=hunter2 csrf_token=Zm9vYmFy",
+                ["hunter2", "Zm9vYmFy"],
+            ),
+            (
+                "value enc:v2:abcd1234:AAAABBBBCCCC== end",
+                ["AAAABBBBCCCC", "AAAABBBBCCCC"],
+            ),
         ];
         for (line, secrets) in cases {
             let r = redact(line);

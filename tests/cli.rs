@@ -34,12 +34,32 @@ fn missing_short_malformed_or_placeholder_secrets_refuse_to_start() {
         (None, Some(JWT), "SPOTTER_SECURITY_ENCRYPTION_KEY"),
         (Some(KEY), None, "SPOTTER_SECURITY_JWT_SECRET"),
         (Some("abcd"), Some(JWT), "SPOTTER_SECURITY_ENCRYPTION_KEY"),
-        (Some(&KEY[..63]), Some(JWT), "SPOTTER_SECURITY_ENCRYPTION_KEY"),
-        (Some("zz3f0a9e1b2c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6"), Some(JWT), "SPOTTER_SECURITY_ENCRYPTION_KEY"),
+        (
+            Some(&KEY[..63]),
+            Some(JWT),
+            "SPOTTER_SECURITY_ENCRYPTION_KEY",
+        ),
+        (
+            Some("zz3f0a9e1b2c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6"),
+            Some(JWT),
+            "SPOTTER_SECURITY_ENCRYPTION_KEY",
+        ),
         (Some(KEY), Some("too-short"), "SPOTTER_SECURITY_JWT_SECRET"),
-        (Some(zeros.as_str()), Some(JWT), "SPOTTER_SECURITY_ENCRYPTION_KEY"),
-        (Some(KEY), Some("changeme-changeme-changeme-changeme-changeme"), "SPOTTER_SECURITY_JWT_SECRET"),
-        (Some("replace-with-64-hex-chars-from-openssl-rand-hex-32"), Some(JWT), "SPOTTER_SECURITY_ENCRYPTION_KEY"),
+        (
+            Some(zeros.as_str()),
+            Some(JWT),
+            "SPOTTER_SECURITY_ENCRYPTION_KEY",
+        ),
+        (
+            Some(KEY),
+            Some("changeme-changeme-changeme-changeme-changeme"),
+            "SPOTTER_SECURITY_JWT_SECRET",
+        ),
+        (
+            Some("replace-with-64-hex-chars-from-openssl-rand-hex-32"),
+            Some(JWT),
+            "SPOTTER_SECURITY_ENCRYPTION_KEY",
+        ),
     ];
     for (key, jwt, var) in cases {
         for sub in [None, Some("check-config")] {
@@ -55,7 +75,10 @@ fn missing_short_malformed_or_placeholder_secrets_refuse_to_start() {
             }
             let (code, stdout, stderr) = run(&mut c);
             assert_ne!(code, 0, "{key:?}/{jwt:?} accepted");
-            let line = stderr.lines().find(|l| l.contains(var)).unwrap_or_else(|| panic!("no line naming {var}: {stderr}"));
+            let line = stderr
+                .lines()
+                .find(|l| l.contains(var))
+                .unwrap_or_else(|| panic!("no line naming {var}: {stderr}"));
             assert!(line.starts_with("config error: "), "{line}");
             assert!(stdout.is_empty(), "nothing printed on stdout: {stdout}");
             for secret in [KEY, JWT] {
@@ -93,13 +116,22 @@ fn secrets_from_files_and_both_set_is_an_error() {
         .env("SPOTTER_SECURITY_ENCRYPTION_KEY", KEY)
         .env("SPOTTER_SECURITY_JWT_SECRET", JWT));
     assert_ne!(code, 0);
-    assert!(stderr.contains("SPOTTER_SECURITY_ENCRYPTION_KEY_FILE"), "{stderr}");
+    assert!(
+        stderr.contains("SPOTTER_SECURITY_ENCRYPTION_KEY_FILE"),
+        "{stderr}"
+    );
     let (code, _, stderr) = run(spotter()
         .arg("check-config")
-        .env("SPOTTER_SECURITY_ENCRYPTION_KEY_FILE", dir.path().join("missing"))
+        .env(
+            "SPOTTER_SECURITY_ENCRYPTION_KEY_FILE",
+            dir.path().join("missing"),
+        )
         .env("SPOTTER_SECURITY_JWT_SECRET", JWT));
     assert_ne!(code, 0);
-    assert!(stderr.contains("SPOTTER_SECURITY_ENCRYPTION_KEY_FILE"), "{stderr}");
+    assert!(
+        stderr.contains("SPOTTER_SECURITY_ENCRYPTION_KEY_FILE"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -146,12 +178,16 @@ fn server_starts_answers_readyz_and_healthcheck_then_stops_on_sigterm() {
     // Wait for the "listening" log line (the listener is bound before it is written).
     let stdout = child.stdout.take().unwrap();
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
-    let listening = lines.by_ref().map_while(Result::ok).any(|l| l.contains("spotter listening"));
+    let listening = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l.contains("spotter listening"));
     assert!(listening, "the server never logged that it is listening");
     let ready = {
         use std::io::{Read, Write};
         let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        s.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
         let mut buf = String::new();
         s.read_to_string(&mut buf).unwrap();
         buf.starts_with("HTTP/1.1 200") && buf.ends_with("ready\n")
@@ -160,7 +196,10 @@ fn server_starts_answers_readyz_and_healthcheck_then_stops_on_sigterm() {
         .arg("healthcheck")
         .env("SPOTTER_SERVER_HOST", "127.0.0.1")
         .env("SPOTTER_SERVER_PORT", port.to_string()));
-    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
     let status = child.wait().unwrap();
     assert!(ready, "/readyz did not answer ready");
     assert_eq!(hc, 0, "healthcheck: {hc_err}");

@@ -62,7 +62,10 @@ fn environment(s: &Value) -> Vec<(String, String)> {
 }
 
 fn env_value(s: &Value, name: &str) -> Option<String> {
-    environment(s).into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    environment(s)
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
 }
 
 /// Container paths of a service's volumes (short `src:dst[:mode]` or long `target:` syntax).
@@ -97,19 +100,28 @@ fn compose_has_the_three_services_on_a_private_network() {
             !s["networks"].is_null(),
             "{name} must join the private network (not the default bridge)"
         );
-        assert_ne!(s["network_mode"].as_str(), Some("host"), "{name} must not use host networking");
+        assert_ne!(
+            s["network_mode"].as_str(),
+            Some("host"),
+            "{name} must not use host networking"
+        );
         let restart = s["restart"].as_str().unwrap_or_default();
         assert!(
             matches!(restart, "unless-stopped" | "always" | "on-failure"),
             "{name} needs a restart policy, has {restart:?}"
         );
     }
-    let image = service(&c, "navidrome")["image"].as_str().unwrap_or_default();
+    let image = service(&c, "navidrome")["image"]
+        .as_str()
+        .unwrap_or_default();
     assert!(
         image.starts_with("deluan/navidrome:"),
         "navidrome uses the official image with a tag: {image}"
     );
-    assert!(!image.ends_with(":latest"), "pin a Navidrome version, not :latest");
+    assert!(
+        !image.ends_with(":latest"),
+        "pin a Navidrome version, not :latest"
+    );
 }
 
 #[test]
@@ -125,7 +137,10 @@ fn only_the_proxy_publishes_ports() {
                 "caddy publishes 443: {ports:?}"
             );
         } else {
-            assert!(s["ports"].is_null(), "only caddy may publish ports; {name} does");
+            assert!(
+                s["ports"].is_null(),
+                "only caddy may publish ports; {name} does"
+            );
         }
     }
 }
@@ -141,7 +156,9 @@ fn spotter_service_is_healthchecked_stateful_and_wired_to_navidrome() {
         "spotter's health check runs `spotter healthcheck`: {test:?}"
     );
     assert!(
-        !test.iter().any(|t| t.contains("curl") || t.contains("wget")),
+        !test
+            .iter()
+            .any(|t| t.contains("curl") || t.contains("wget")),
         "the image has no curl/wget: {test:?}"
     );
     assert!(
@@ -158,28 +175,45 @@ fn spotter_service_is_healthchecked_stateful_and_wired_to_navidrome() {
         Some("/data/spotter.db")
     );
     let base = env_value(spotter, "SPOTTER_SERVER_BASE_URL").unwrap_or_default();
-    assert!(base.starts_with("https://"), "behind Caddy the base URL is https: {base:?}");
-    assert!(depends_healthy(spotter, "navidrome"), "spotter waits for a healthy navidrome");
+    assert!(
+        base.starts_with("https://"),
+        "behind Caddy the base URL is https: {base:?}"
+    );
+    assert!(
+        depends_healthy(spotter, "navidrome"),
+        "spotter waits for a healthy navidrome"
+    );
 }
 
 #[test]
 fn navidrome_and_caddy_keep_state_in_volumes_and_start_in_order() {
     let c = compose();
     let navidrome = service(&c, "navidrome");
-    assert!(!healthcheck_test(navidrome).is_empty(), "navidrome has a health check");
+    assert!(
+        !healthcheck_test(navidrome).is_empty(),
+        "navidrome has a health check"
+    );
     assert!(volume_targets(navidrome).iter().any(|t| t == "/data"));
 
     let caddy = service(&c, "caddy");
     let targets = volume_targets(caddy);
     for t in ["/data", "/config", "/etc/caddy/Caddyfile"] {
-        assert!(targets.iter().any(|x| x == t), "caddy mounts {t}: {targets:?}");
+        assert!(
+            targets.iter().any(|x| x == t),
+            "caddy mounts {t}: {targets:?}"
+        );
     }
     let caddyfile_mount = strings(&caddy["volumes"]);
     assert!(
-        caddyfile_mount.iter().any(|v| v.starts_with("./docker/Caddyfile:")),
+        caddyfile_mount
+            .iter()
+            .any(|v| v.starts_with("./docker/Caddyfile:")),
         "caddy runs the tested docker/Caddyfile"
     );
-    assert!(depends_healthy(caddy, "spotter"), "caddy waits for a healthy spotter");
+    assert!(
+        depends_healthy(caddy, "spotter"),
+        "caddy waits for a healthy spotter"
+    );
 }
 
 #[test]
@@ -190,12 +224,21 @@ fn compose_trusts_exactly_the_proxy_and_keeps_secrets_out_of_the_file() {
     let caddy_ip = c["services"]["caddy"]["networks"]["backend"]["ipv4_address"]
         .as_str()
         .expect("caddy has a fixed address on the backend network");
-    assert_eq!(trusted, format!("{caddy_ip}/32"), "only Caddy may set X-Forwarded-*");
+    assert_eq!(
+        trusted,
+        format!("{caddy_ip}/32"),
+        "only Caddy may set X-Forwarded-*"
+    );
 
     for (name, value) in environment(spotter) {
-        let secret = ["KEY", "SECRET", "PASSWORD", "TOKEN"].iter().any(|w| name.contains(w));
+        let secret = ["KEY", "SECRET", "PASSWORD", "TOKEN"]
+            .iter()
+            .any(|w| name.contains(w));
         if secret && !name.ends_with("_FILE") {
-            assert!(value.is_empty(), "{name} must come from .env or a Docker secret, not compose.yaml");
+            assert!(
+                value.is_empty(),
+                "{name} must come from .env or a Docker secret, not compose.yaml"
+            );
         }
     }
     assert!(
@@ -223,7 +266,9 @@ fn dockerfile() -> Vec<(String, String)> {
             continue;
         }
         current.push_str(trimmed);
-        let (kw, args) = current.split_once(char::is_whitespace).unwrap_or((&current, ""));
+        let (kw, args) = current
+            .split_once(char::is_whitespace)
+            .unwrap_or((&current, ""));
         out.push((kw.to_ascii_uppercase(), args.trim().to_owned()));
         current.clear();
     }
@@ -238,7 +283,11 @@ fn final_stage() -> Vec<(String, String)> {
 }
 
 fn args_of<'a>(stage: &'a [(String, String)], kw: &str) -> Vec<&'a str> {
-    stage.iter().filter(|(k, _)| k == kw).map(|(_, a)| a.as_str()).collect()
+    stage
+        .iter()
+        .filter(|(k, _)| k == kw)
+        .map(|(_, a)| a.as_str())
+        .collect()
 }
 
 #[test]
@@ -251,16 +300,26 @@ fn dockerfile_is_multi_stage_with_a_pinned_toolchain_and_the_shared_build_script
         .find_map(|a| a.strip_prefix("RUST_VERSION="))
         .expect("ARG RUST_VERSION pins the toolchain");
     assert!(
-        rust_version.split('.').count() == 3 && rust_version.split('.').all(|p| p.parse::<u32>().is_ok()),
+        rust_version.split('.').count() == 3
+            && rust_version.split('.').all(|p| p.parse::<u32>().is_ok()),
         "an exact toolchain version: {rust_version}"
     );
     assert!(froms.iter().any(|f| f.starts_with("rust:${RUST_VERSION}")));
 
     let env = args_of(&all, "ENV").join(" ");
-    assert!(env.contains("SQLX_OFFLINE=true"), "the builder sets SQLX_OFFLINE=true");
+    assert!(
+        env.contains("SQLX_OFFLINE=true"),
+        "the builder sets SQLX_OFFLINE=true"
+    );
     let runs = args_of(&all, "RUN").join("\n");
-    assert!(runs.contains("docker/build-release.sh --deps"), "dependencies get their own cached layer");
-    assert!(runs.contains("docker/build-release.sh /"), "the build is the script CI runs");
+    assert!(
+        runs.contains("docker/build-release.sh --deps"),
+        "dependencies get their own cached layer"
+    );
+    assert!(
+        runs.contains("docker/build-release.sh /"),
+        "the build is the script CI runs"
+    );
 
     let script = read("docker/build-release.sh");
     for needle in ["SQLX_OFFLINE=true", "--release", "--locked", "crt-static"] {
@@ -278,7 +337,9 @@ fn runtime_image_has_no_shell_runs_as_numeric_non_root_and_keeps_data_in_a_volum
     );
     if from.starts_with("scratch") {
         assert!(
-            args_of(&stage, "COPY").iter().any(|c| c.contains("ca-certificates")),
+            args_of(&stage, "COPY")
+                .iter()
+                .any(|c| c.contains("ca-certificates")),
             "scratch needs CA certificates copied in"
         );
     }
@@ -293,12 +354,21 @@ fn runtime_image_has_no_shell_runs_as_numeric_non_root_and_keeps_data_in_a_volum
     let volumes = args_of(&stage, "VOLUME").join(" ");
     assert!(volumes.contains("/data"), "VOLUME /data: {volumes}");
     let env = args_of(&stage, "ENV").join(" ");
-    assert!(env.contains("SPOTTER_DATABASE_SOURCE=/data/spotter.db"), "{env}");
     assert!(
-        args_of(&stage, "COPY").iter().any(|c| c.contains(&format!("--chown={uid}:{gid}")) && c.ends_with("/data")),
+        env.contains("SPOTTER_DATABASE_SOURCE=/data/spotter.db"),
+        "{env}"
+    );
+    assert!(
+        args_of(&stage, "COPY")
+            .iter()
+            .any(|c| c.contains(&format!("--chown={uid}:{gid}")) && c.ends_with("/data")),
         "/data is owned by the runtime user"
     );
-    assert!(args_of(&stage, "EXPOSE").iter().any(|e| e.split_whitespace().any(|p| p == "8080")));
+    assert!(
+        args_of(&stage, "EXPOSE")
+            .iter()
+            .any(|e| e.split_whitespace().any(|p| p == "8080"))
+    );
 
     let health = args_of(&stage, "HEALTHCHECK").join(" ");
     assert!(
@@ -306,7 +376,10 @@ fn runtime_image_has_no_shell_runs_as_numeric_non_root_and_keeps_data_in_a_volum
         "exec-form HEALTHCHECK with the binary's own subcommand: {health}"
     );
     let entry = args_of(&stage, "ENTRYPOINT").join(" ");
-    assert!(entry.starts_with('['), "exec-form ENTRYPOINT (no shell): {entry}");
+    assert!(
+        entry.starts_with('['),
+        "exec-form ENTRYPOINT (no shell): {entry}"
+    );
 }
 
 #[test]
@@ -316,9 +389,15 @@ fn no_secret_in_any_layer() {
             continue;
         }
         for word in args.split_whitespace() {
-            let name = word.split('=').next().unwrap_or_default().to_ascii_uppercase();
+            let name = word
+                .split('=')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_uppercase();
             assert!(
-                !["SECRET", "KEY", "TOKEN", "PASSWORD"].iter().any(|s| name.contains(s)),
+                !["SECRET", "KEY", "TOKEN", "PASSWORD"]
+                    .iter()
+                    .any(|s| name.contains(s)),
                 "{kw} {word}: secrets come at run time, never from the image"
             );
         }
@@ -335,7 +414,9 @@ fn no_secret_in_any_layer() {
 
 /// The body of the first block that starts with `header` (up to its matching brace).
 fn block<'a>(text: &'a str, header: &str) -> &'a str {
-    let start = text.find(header).unwrap_or_else(|| panic!("no `{header}` block"));
+    let start = text
+        .find(header)
+        .unwrap_or_else(|| panic!("no `{header}` block"));
     let open = start + text[start..].find('{').expect("an opening brace");
     let mut depth = 0;
     for (i, ch) in text[open..].char_indices() {
@@ -366,10 +447,16 @@ fn caddyfile_streams_events_and_forwards_the_client() {
     let text = read("docker/Caddyfile");
     let conf = active(&text);
     let events = block(&conf, "handle /events");
-    assert!(events.contains("flush_interval -1"), "SSE must not be buffered");
+    assert!(
+        events.contains("flush_interval -1"),
+        "SSE must not be buffered"
+    );
     assert!(conf.contains("reverse_proxy {$SPOTTER_UPSTREAM:spotter:8080}"));
     assert!(conf.contains("max_size"), "a request body limit");
-    assert!(!conf.contains("encode"), "compression would buffer the event stream");
+    assert!(
+        !conf.contains("encode"),
+        "compression would buffer the event stream"
+    );
     // Caddy sets X-Forwarded-For/Proto/Host itself; the file says so for the reader.
     assert!(text.contains("X-Forwarded-For") && text.contains("X-Forwarded-Proto"));
 }
@@ -387,11 +474,20 @@ fn nginx_conf_terminates_tls_forwards_the_client_and_streams_events() {
         assert!(text.contains(header), "nginx.conf sets `{header}`");
     }
     let events = block(&text, "location = /events");
-    assert!(events.contains("proxy_buffering off;"), "SSE must not be buffered");
-    assert!(events.contains("proxy_read_timeout 1h;"), "a long read timeout on /events");
+    assert!(
+        events.contains("proxy_buffering off;"),
+        "SSE must not be buffered"
+    );
+    assert!(
+        events.contains("proxy_read_timeout 1h;"),
+        "a long read timeout on /events"
+    );
     assert!(
         !events.contains("proxy_set_header"),
         "a proxy_set_header inside the location would drop the X-Forwarded-* headers"
     );
-    assert!(text.contains("client_max_body_size"), "an upload size limit");
+    assert!(
+        text.contains("client_max_body_size"),
+        "an upload size limit"
+    );
 }

@@ -26,14 +26,28 @@ async fn trace_log_of_a_login_flow_holds_no_secret() {
     let jwt = b.cookies["spotter_token"].clone();
     assert_eq!(b.get("/").await.status, 200);
     let csrf = b.csrf().await;
-    assert_eq!(b.post("/logout", &[("csrf_token", &csrf)]).await.status, 303);
+    assert_eq!(
+        b.post("/logout", &[("csrf_token", &csrf)]).await.status,
+        303
+    );
     drop(app);
 
     let log = buffer.contents();
-    if let Ok(path) = std::env::var("SPOTTER_DUMP_LOG") { std::fs::write(path, &log).unwrap(); }
-    assert!(log.len() > 2_000, "the capture is too small to mean anything:\n{log}");
-    assert!(log.contains("signed in"), "expected the app's own events in the log");
-    assert!(log.contains("request_id"), "expected request spans in the log");
+    if let Ok(path) = std::env::var("SPOTTER_DUMP_LOG") {
+        std::fs::write(path, &log).unwrap();
+    }
+    assert!(
+        log.len() > 2_000,
+        "the capture is too small to mean anything:\n{log}"
+    );
+    assert!(
+        log.contains("signed in"),
+        "expected the app's own events in the log"
+    );
+    assert!(
+        log.contains("request_id"),
+        "expected request spans in the log"
+    );
 
     let secrets = [
         ("navidrome password", p.password.as_str()),
@@ -50,7 +64,10 @@ async fn trace_log_of_a_login_flow_holds_no_secret() {
     }
     // The salted token pair of the Subsonic call.
     let token_pair = regex::Regex::new(r"[?&]t=[0-9a-f]{32}|[?&]s=[A-Za-z0-9_-]{12,}").unwrap();
-    assert!(!token_pair.is_match(&log), "a Subsonic t/s pair appears in the TRACE log");
+    assert!(
+        !token_pair.is_match(&log),
+        "a Subsonic t/s pair appears in the TRACE log"
+    );
     let jwt_like = regex::Regex::new(r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.").unwrap();
     assert!(!jwt_like.is_match(&log), "a JWT appears in the TRACE log");
 }

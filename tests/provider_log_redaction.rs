@@ -47,14 +47,33 @@ async fn trace_log_of_every_link_flow_holds_no_secret() {
         .execute(&app.state.db)
         .await
         .unwrap();
-    let r = b.post("/preferences/spotify/test", &[("csrf_token", &csrf)]).await;
-    assert_eq!(r.location(), Some("/preferences/providers?notice=test-failed"));
+    let r = b
+        .post("/preferences/spotify/test", &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(
+        r.location(),
+        Some("/preferences/providers?notice=test-failed")
+    );
     let bad_code = secret("spbadcode");
     let state = query_param(&start_spotify(&mut b).await, "state").unwrap();
-    let r = b.get(&format!("/auth/spotify/callback?code={bad_code}&state={state}")).await;
-    assert_eq!(r.location(), Some("/preferences/providers?error=provider_error"));
-    let r = b.get(&format!("/auth/spotify/callback?code={bad_code}&state={state}")).await;
-    assert_eq!(r.location(), Some("/preferences/providers?error=state_invalid"));
+    let r = b
+        .get(&format!(
+            "/auth/spotify/callback?code={bad_code}&state={state}"
+        ))
+        .await;
+    assert_eq!(
+        r.location(),
+        Some("/preferences/providers?error=provider_error")
+    );
+    let r = b
+        .get(&format!(
+            "/auth/spotify/callback?code={bad_code}&state={state}"
+        ))
+        .await;
+    assert_eq!(
+        r.location(),
+        Some("/preferences/providers?error=state_invalid")
+    );
     secrets.push(("refused Spotify code", bad_code));
     secrets.push(("second Spotify state", state));
 
@@ -62,21 +81,35 @@ async fn trace_log_of_every_link_flow_holds_no_secret() {
     Mock::given(method("POST"))
         .and(path("/2.0/"))
         .and(body_string_contains("method=user.getInfo"))
-        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"error": 9, "message": "Invalid session key"})))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .set_body_json(json!({"error": 9, "message": "Invalid session key"})),
+        )
         .mount(&f.lastfm)
         .await;
-    let r = b.post("/preferences/lastfm/test", &[("csrf_token", &csrf)]).await;
-    assert_eq!(r.location(), Some("/preferences/providers?notice=test-failed"));
+    let r = b
+        .post("/preferences/lastfm/test", &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(
+        r.location(),
+        Some("/preferences/providers?notice=test-failed")
+    );
 
     f.listenbrainz.reset().await;
     Mock::given(method("GET"))
         .and(path("/1/validate-token"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"code": 401, "error": "Invalid authorization token."})))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_json(json!({"code": 401, "error": "Invalid authorization token."})),
+        )
         .mount(&f.listenbrainz)
         .await;
     let wrong_lb = secret("lbwrong");
     let r = b
-        .post("/auth/listenbrainz/connect", &[("csrf_token", &csrf), ("token", &wrong_lb)])
+        .post(
+            "/auth/listenbrainz/connect",
+            &[("csrf_token", &csrf), ("token", &wrong_lb)],
+        )
         .await;
     assert_eq!(r.status, 400);
     secrets.push(("refused ListenBrainz token", wrong_lb));
@@ -94,12 +127,24 @@ async fn trace_log_of_every_link_flow_holds_no_secret() {
         "service call failed",
         "ListenBrainz token not accepted",
     ] {
-        assert!(log.contains(expected), "expected {expected:?} in the TRACE log");
+        assert!(
+            log.contains(expected),
+            "expected {expected:?} in the TRACE log"
+        );
     }
-    assert!(log.len() > 10_000, "the capture is too small to mean anything");
+    assert!(
+        log.len() > 10_000,
+        "the capture is too small to mean anything"
+    );
     // Nothing of ours needed masking: the redactor is the second line of defence, not the first.
-    assert!(!log.contains("[REDACTED]"), "something secret-looking reached the log");
+    assert!(
+        !log.contains("[REDACTED]"),
+        "something secret-looking reached the log"
+    );
     for (what, value) in &secrets {
-        assert!(!log.contains(value.as_str()), "the {what} appears in the TRACE log");
+        assert!(
+            !log.contains(value.as_str()),
+            "the {what} appears in the TRACE log"
+        );
     }
 }

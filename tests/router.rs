@@ -13,18 +13,40 @@ use tower::ServiceExt;
 async fn app() -> (axum::Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let figment = Figment::from(Serialized::defaults(RawConfig::default()))
-        .merge(("security.encryption_key", "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a0f9e8d"))
-        .merge(("security.jwt_secret", "router-test-jwt-secret-0123456789abcdef0123"))
+        .merge((
+            "security.encryption_key",
+            "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a0f9e8d",
+        ))
+        .merge((
+            "security.jwt_secret",
+            "router-test-jwt-secret-0123456789abcdef0123",
+        ))
         .merge(("navidrome.base_url", "http://127.0.0.1:9"))
-        .merge(("database.source", dir.path().join("r.db").display().to_string()));
+        .merge((
+            "database.source",
+            dir.path().join("r.db").display().to_string(),
+        ));
     let config = Config::from_figment(&figment).unwrap();
-    let db = spotter::db::connect_and_migrate(&config.database_url).await.unwrap();
-    (spotter::http::build_app(AppState::new(config, db).unwrap()), dir)
+    let db = spotter::db::connect_and_migrate(&config.database_url)
+        .await
+        .unwrap();
+    (
+        spotter::http::build_app(AppState::new(config, db).unwrap()),
+        dir,
+    )
 }
 
 fn req(method: &str, uri: &str) -> Request<Body> {
-    let mut r = Request::builder().method(method).uri(uri).body(Body::empty()).unwrap();
-    r.extensions_mut().insert(ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 4000))));
+    let mut r = Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(Body::empty())
+        .unwrap();
+    r.extensions_mut()
+        .insert(ConnectInfo(std::net::SocketAddr::from((
+            [127, 0, 0, 1],
+            4000,
+        ))));
     r
 }
 
@@ -48,7 +70,11 @@ async fn unknown_route_is_a_404_page() {
     let resp = app.oneshot(req("GET", "/does/not/exist")).await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     assert_eq!(resp.headers()["content-type"], "text/html; charset=utf-8");
-    assert!(body(resp).await.contains("There is nothing at this address."));
+    assert!(
+        body(resp)
+            .await
+            .contains("There is nothing at this address.")
+    );
 }
 
 #[tokio::test]
@@ -56,7 +82,11 @@ async fn wrong_method_is_a_405_page_not_framework_text() {
     let (app, _d) = app().await;
     let resp = app.oneshot(req("GET", "/logout")).await.unwrap();
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
-    assert!(body(resp).await.contains("does not accept that kind of request"));
+    assert!(
+        body(resp)
+            .await
+            .contains("does not accept that kind of request")
+    );
 }
 
 #[tokio::test]
@@ -66,7 +96,10 @@ async fn login_page_sets_a_signed_pre_session_cookie() {
     assert_eq!(resp.status(), StatusCode::OK);
     let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.starts_with("spotter_pre="), "{cookie}");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
     let html = body(resp).await;
     assert!(html.contains(r#"name="csrf_token""#));
     assert!(html.contains(r#"action="/login""#));
@@ -76,7 +109,10 @@ async fn login_page_sets_a_signed_pre_session_cookie() {
 async fn post_without_csrf_is_403_before_any_handler_runs() {
     let (app, _d) = app().await;
     let mut r = req("POST", "/login");
-    r.headers_mut().insert("content-type", "application/x-www-form-urlencoded".parse().unwrap());
+    r.headers_mut().insert(
+        "content-type",
+        "application/x-www-form-urlencoded".parse().unwrap(),
+    );
     let resp = app.oneshot(r).await.unwrap();
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 }

@@ -77,7 +77,10 @@ pub struct Session {
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session").field("name", &self.name).field("key", &"[REDACTED]").finish()
+        f.debug_struct("Session")
+            .field("name", &self.name)
+            .field("key", &"[REDACTED]")
+            .finish()
     }
 }
 
@@ -93,7 +96,9 @@ pub struct LastfmClient {
 
 impl std::fmt::Debug for LastfmClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LastfmClient").field("api_url", &self.api_url.as_str()).finish()
+        f.debug_struct("LastfmClient")
+            .field("api_url", &self.api_url.as_str())
+            .finish()
     }
 }
 
@@ -155,7 +160,8 @@ impl LastfmClient {
     /// Where to send the browser: `<auth_url>?api_key=…&cb=<redirect_url>?state=<nonce>`.
     pub fn auth_redirect(&self, nonce: &SecretString) -> Url {
         let mut cb = self.redirect_url.clone();
-        cb.query_pairs_mut().append_pair("state", nonce.expose_secret());
+        cb.query_pairs_mut()
+            .append_pair("state", nonce.expose_secret());
         let mut url = self.auth_url.clone();
         url.query_pairs_mut()
             .append_pair("api_key", &self.api_key)
@@ -172,7 +178,8 @@ impl LastfmClient {
                 ("token", token.expose_secret()),
             ])
             .await?;
-        let body: SessionBody = serde_json::from_slice(&bytes).map_err(|_| LastfmError::BadResponse)?;
+        let body: SessionBody =
+            serde_json::from_slice(&bytes).map_err(|_| LastfmError::BadResponse)?;
         let name: String = body.session.name.trim().chars().take(128).collect();
         if name.is_empty() || body.session.key.is_empty() {
             return Err(LastfmError::BadResponse);
@@ -193,7 +200,8 @@ impl LastfmClient {
                 ("sk", session_key.expose_secret()),
             ])
             .await?;
-        let body: UserBody = serde_json::from_slice(&bytes).map_err(|_| LastfmError::BadResponse)?;
+        let body: UserBody =
+            serde_json::from_slice(&bytes).map_err(|_| LastfmError::BadResponse)?;
         Ok(body.user.name.chars().take(128).collect())
     }
 
@@ -238,26 +246,60 @@ mod tests {
     fn api_sig_sorts_pairs_and_skips_format() {
         let secret = SecretString::from("s3cret");
         let sig = api_sig(
-            &[("token", "tok"), ("method", "auth.getSession"), ("api_key", "key"), ("format", "json")],
+            &[
+                ("token", "tok"),
+                ("method", "auth.getSession"),
+                ("api_key", "key"),
+                ("format", "json"),
+            ],
             &secret,
         );
-        let expected = hex::encode(Md5::digest(b"api_keykeymethodauth.getSessiontokentoks3cret"));
+        let expected = hex::encode(Md5::digest(
+            b"api_keykeymethodauth.getSessiontokentoks3cret",
+        ));
         assert_eq!(sig, expected);
     }
 
     #[test]
     fn errors_are_classified() {
-        assert_eq!(classify(200, br#"{"error":9,"message":"Invalid session key"}"#), Err(LastfmError::InvalidSession));
-        assert_eq!(classify(403, br#"{"error":9,"message":"x"}"#), Err(LastfmError::InvalidSession));
-        assert_eq!(classify(200, br#"{"error":29}"#), Err(LastfmError::RateLimited));
-        assert_eq!(classify(200, br#"{"error":26}"#), Err(LastfmError::ApiKeyRefused(26)));
-        assert_eq!(classify(200, br#"{"error":10}"#), Err(LastfmError::ApiKeyRefused(10)));
-        assert_eq!(classify(200, br#"{"error":14}"#), Err(LastfmError::TokenRefused(14)));
+        assert_eq!(
+            classify(200, br#"{"error":9,"message":"Invalid session key"}"#),
+            Err(LastfmError::InvalidSession)
+        );
+        assert_eq!(
+            classify(403, br#"{"error":9,"message":"x"}"#),
+            Err(LastfmError::InvalidSession)
+        );
+        assert_eq!(
+            classify(200, br#"{"error":29}"#),
+            Err(LastfmError::RateLimited)
+        );
+        assert_eq!(
+            classify(200, br#"{"error":26}"#),
+            Err(LastfmError::ApiKeyRefused(26))
+        );
+        assert_eq!(
+            classify(200, br#"{"error":10}"#),
+            Err(LastfmError::ApiKeyRefused(10))
+        );
+        assert_eq!(
+            classify(200, br#"{"error":14}"#),
+            Err(LastfmError::TokenRefused(14))
+        );
         assert_eq!(classify(502, b"<html>"), Err(LastfmError::Server(502)));
         assert_eq!(classify(200, br#"{"session":{}}"#), Ok(()));
         assert_eq!(classify(302, b""), Err(LastfmError::BadResponse));
-        assert_eq!(LastfmError::InvalidSession.failure().code, ErrorCode::InvalidSession);
-        assert_eq!(LastfmError::RateLimited.failure().code, ErrorCode::RateLimited);
-        assert_eq!(LastfmError::ApiKeyRefused(26).failure().code, ErrorCode::ApiKeyInvalid);
+        assert_eq!(
+            LastfmError::InvalidSession.failure().code,
+            ErrorCode::InvalidSession
+        );
+        assert_eq!(
+            LastfmError::RateLimited.failure().code,
+            ErrorCode::RateLimited
+        );
+        assert_eq!(
+            LastfmError::ApiKeyRefused(26).failure().code,
+            ErrorCode::ApiKeyInvalid
+        );
     }
 }

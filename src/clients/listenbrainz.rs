@@ -45,7 +45,9 @@ pub struct ListenbrainzClient {
 
 impl std::fmt::Debug for ListenbrainzClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ListenbrainzClient").field("base", &self.base.as_str()).finish()
+        f.debug_struct("ListenbrainzClient")
+            .field("base", &self.base.as_str())
+            .finish()
     }
 }
 
@@ -96,7 +98,10 @@ impl ListenbrainzClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let bytes = resp.bytes().await.map_err(|_| ListenbrainzError::Unreachable)?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|_| ListenbrainzError::Unreachable)?;
         match status {
             200 => {
                 let v: Validation =
@@ -109,7 +114,9 @@ impl ListenbrainzClient {
                 Ok(name.chars().take(128).collect())
             }
             400 | 401 | 403 => Err(ListenbrainzError::InvalidToken),
-            429 => Err(ListenbrainzError::RateLimited { retry_after: reset_in }),
+            429 => Err(ListenbrainzError::RateLimited {
+                retry_after: reset_in,
+            }),
             s @ 500..=599 => Err(ListenbrainzError::Server(s)),
             _ => Err(ListenbrainzError::BadResponse),
         }

@@ -45,7 +45,9 @@ pub struct NavidromeClient {
 
 impl std::fmt::Debug for NavidromeClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NavidromeClient").field("base", &self.base.as_str()).finish()
+        f.debug_struct("NavidromeClient")
+            .field("base", &self.base.as_str())
+            .finish()
     }
 }
 
@@ -100,7 +102,10 @@ impl NavidromeClient {
     pub async fn ping(&self, creds: &Credentials<'_>) -> Result<(), NavidromeError> {
         let response = self.call("ping", creds, &[]).await?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|_| NavidromeError::Unreachable)?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|_| NavidromeError::Unreachable)?;
         parse_envelope(status.as_u16(), &bytes)
     }
 
@@ -171,7 +176,10 @@ mod tests {
     #[test]
     fn token_matches_subsonic_vector() {
         let pw = SecretString::from("sesame");
-        assert_eq!(subsonic_token(&pw, "c19b2d"), "26719a1196d2a940705a59634eb18eab");
+        assert_eq!(
+            subsonic_token(&pw, "c19b2d"),
+            "26719a1196d2a940705a59634eb18eab"
+        );
     }
 
     #[test]
@@ -189,15 +197,25 @@ mod tests {
     fn envelopes_are_classified() {
         let ok = br#"{"subsonic-response":{"status":"ok","version":"1.16.1"}}"#;
         assert!(parse_envelope(200, ok).is_ok());
-        let wrong = br#"{"subsonic-response":{"status":"failed","error":{"code":40,"message":"x"}}}"#;
-        assert!(matches!(parse_envelope(200, wrong), Err(NavidromeError::WrongCredentials)));
+        let wrong =
+            br#"{"subsonic-response":{"status":"failed","error":{"code":40,"message":"x"}}}"#;
+        assert!(matches!(
+            parse_envelope(200, wrong),
+            Err(NavidromeError::WrongCredentials)
+        ));
         let other = br#"{"subsonic-response":{"status":"failed","error":{"code":10}}}"#;
-        assert!(matches!(parse_envelope(200, other), Err(NavidromeError::Api { code: 10 })));
+        assert!(matches!(
+            parse_envelope(200, other),
+            Err(NavidromeError::Api { code: 10 })
+        ));
         assert!(matches!(
             parse_envelope(502, b"<html>bad gateway</html>"),
             Err(NavidromeError::BadResponse { status: 502 })
         ));
-        assert!(matches!(parse_envelope(401, b""), Err(NavidromeError::WrongCredentials)));
+        assert!(matches!(
+            parse_envelope(401, b""),
+            Err(NavidromeError::WrongCredentials)
+        ));
         assert!(matches!(
             parse_envelope(422, br#"{"detail":[]}"#),
             Err(NavidromeError::BadResponse { status: 422 })

@@ -28,11 +28,15 @@ use crate::domain::link_health::{ErrorCode, Failure, parse_retry_after};
 pub const SCOPES: &[(&str, &str)] = &[
     ("user-read-recently-played", "listening history sync"),
     ("playlist-read-private", "import of your private playlists"),
-    ("playlist-read-collaborative", "import of collaborative playlists you joined"),
+    (
+        "playlist-read-collaborative",
+        "import of collaborative playlists you joined",
+    ),
     ("user-library-read", "import of your Liked Songs"),
 ];
 
-type OAuthClient = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+type OAuthClient =
+    BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
 #[derive(Debug, thiserror::Error, Clone, Copy, PartialEq, Eq)]
 pub enum SpotifyError {
@@ -134,7 +138,9 @@ pub struct SpotifyClient {
 
 impl std::fmt::Debug for SpotifyClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SpotifyClient").field("api", &self.api.as_str()).finish()
+        f.debug_struct("SpotifyClient")
+            .field("api", &self.api.as_str())
+            .finish()
     }
 }
 
@@ -246,7 +252,10 @@ type TokenResult = Result<
     RequestTokenError<oauth2::HttpClientError<reqwest::Error>, oauth2::basic::BasicErrorResponse>,
 >;
 
-fn finish_token_call(result: TokenResult, meta: Option<ResponseMeta>) -> Result<Tokens, SpotifyError> {
+fn finish_token_call(
+    result: TokenResult,
+    meta: Option<ResponseMeta>,
+) -> Result<Tokens, SpotifyError> {
     match result {
         Ok(tok) => {
             let access = tok.access_token().secret();
@@ -261,9 +270,9 @@ fn finish_token_call(result: TokenResult, meta: Option<ResponseMeta>) -> Result<
                     .filter(|r| !r.is_empty())
                     .map(|r| SecretString::from(r.clone())),
                 expires_in: tok.expires_in(),
-                scopes: tok.scopes().map(|s| {
-                    s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" ")
-                }),
+                scopes: tok
+                    .scopes()
+                    .map(|s| s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" ")),
             })
         }
         Err(e) => Err(classify_token_error(&e, meta)),
@@ -273,7 +282,10 @@ fn finish_token_call(result: TokenResult, meta: Option<ResponseMeta>) -> Result<
 /// Classify a token-endpoint failure. The status comes first (a 5xx or 429 is transient
 /// whatever its body says); then the OAuth error code.
 fn classify_token_error(
-    e: &RequestTokenError<oauth2::HttpClientError<reqwest::Error>, oauth2::basic::BasicErrorResponse>,
+    e: &RequestTokenError<
+        oauth2::HttpClientError<reqwest::Error>,
+        oauth2::basic::BasicErrorResponse,
+    >,
     meta: Option<ResponseMeta>,
 ) -> SpotifyError {
     if let RequestTokenError::Request(_) = e {
@@ -326,13 +338,17 @@ impl TokenHttp {
     }
 
     fn meta(&self) -> Option<ResponseMeta> {
-        *self.meta.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self
+            .meta
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
 impl<'c> oauth2::AsyncHttpClient<'c> for TokenHttp {
     type Error = oauth2::HttpClientError<reqwest::Error>;
-    type Future = Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, Self::Error>> + Send + 'c>>;
+    type Future =
+        Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, Self::Error>> + Send + 'c>>;
 
     fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
         Box::pin(async move {
@@ -340,7 +356,10 @@ impl<'c> oauth2::AsyncHttpClient<'c> for TokenHttp {
             let resp = self.client.execute(request).await.map_err(Box::new)?;
             let status = resp.status();
             {
-                let mut meta = self.meta.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut meta = self
+                    .meta
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 *meta = Some(ResponseMeta {
                     status: status.as_u16(),
                     retry_after: retry_after(resp.headers()),
@@ -367,39 +386,75 @@ mod tests {
     #[test]
     fn scopes_are_read_only() {
         for (scope, why) in SCOPES {
-            assert!(!scope.contains("modify") && !scope.contains("write"), "{scope}");
+            assert!(
+                !scope.contains("modify") && !scope.contains("write"),
+                "{scope}"
+            );
             assert!(!why.is_empty());
         }
-        assert!(!SCOPES.iter().any(|(s, _)| *s == "user-read-private" || *s == "user-read-email"));
+        assert!(
+            !SCOPES
+                .iter()
+                .any(|(s, _)| *s == "user-read-private" || *s == "user-read-email")
+        );
     }
 
     #[test]
     fn profile_name_falls_back_to_id() {
-        let p = Profile { id: "abc".into(), display_name: Some("  ".into()) };
+        let p = Profile {
+            id: "abc".into(),
+            display_name: Some("  ".into()),
+        };
         assert_eq!(p.name(), "abc");
-        let p = Profile { id: "abc".into(), display_name: Some("Ann".into()) };
+        let p = Profile {
+            id: "abc".into(),
+            display_name: Some("Ann".into()),
+        };
         assert_eq!(p.name(), "Ann");
     }
 
     #[test]
     fn token_failures_are_classified_by_status_first() {
-        let other: RequestTokenError<oauth2::HttpClientError<reqwest::Error>, oauth2::basic::BasicErrorResponse> =
-            RequestTokenError::Other("empty".into());
-        let meta = |status| Some(ResponseMeta { status, retry_after: None });
-        assert_eq!(classify_token_error(&other, meta(502)), SpotifyError::Server(502));
+        let other: RequestTokenError<
+            oauth2::HttpClientError<reqwest::Error>,
+            oauth2::basic::BasicErrorResponse,
+        > = RequestTokenError::Other("empty".into());
+        let meta = |status| {
+            Some(ResponseMeta {
+                status,
+                retry_after: None,
+            })
+        };
+        assert_eq!(
+            classify_token_error(&other, meta(502)),
+            SpotifyError::Server(502)
+        );
         assert_eq!(
             classify_token_error(&other, meta(429)),
             SpotifyError::RateLimited { retry_after: None }
         );
-        assert_eq!(classify_token_error(&other, meta(302)), SpotifyError::BadResponse);
-        let invalid_grant = RequestTokenError::ServerResponse(oauth2::basic::BasicErrorResponse::new(
-            BasicErrorResponseType::InvalidGrant,
-            None,
-            None,
-        ));
-        assert_eq!(classify_token_error(&invalid_grant, meta(400)), SpotifyError::InvalidGrant);
-        assert_eq!(classify_token_error(&invalid_grant, meta(503)), SpotifyError::Server(503));
-        assert_eq!(SpotifyError::InvalidGrant.failure().code, ErrorCode::InvalidGrant);
+        assert_eq!(
+            classify_token_error(&other, meta(302)),
+            SpotifyError::BadResponse
+        );
+        let invalid_grant =
+            RequestTokenError::ServerResponse(oauth2::basic::BasicErrorResponse::new(
+                BasicErrorResponseType::InvalidGrant,
+                None,
+                None,
+            ));
+        assert_eq!(
+            classify_token_error(&invalid_grant, meta(400)),
+            SpotifyError::InvalidGrant
+        );
+        assert_eq!(
+            classify_token_error(&invalid_grant, meta(503)),
+            SpotifyError::Server(503)
+        );
+        assert_eq!(
+            SpotifyError::InvalidGrant.failure().code,
+            ErrorCode::InvalidGrant
+        );
         assert!(SpotifyError::Server(502).failure().code.is_retriable());
         assert!(SpotifyError::Unreachable.failure().code.is_retriable());
     }

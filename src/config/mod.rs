@@ -141,8 +141,6 @@ fn loose_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Err
     Loose::deserialize(d).map(String::from)
 }
 
-
-
 impl From<ListOrString> for StringList {
     fn from(v: ListOrString) -> Self {
         let items: Vec<String> = match v {
@@ -358,7 +356,9 @@ pub struct RawAudit {
 
 impl Default for RawAudit {
     fn default() -> Self {
-        Self { retention_days: 365 }
+        Self {
+            retention_days: 365,
+        }
     }
 }
 
@@ -514,46 +514,110 @@ impl Config {
                 set(s.encryption_key_previous.is_some()),
             ),
             ("SPOTTER_SECURITY_JWT_SECRET".into(), "[set]".into()),
-            ("SPOTTER_SECURITY_SECURE_COOKIES".into(), s.secure_cookies.to_string()),
-            ("SPOTTER_SECURITY_SESSION_TTL".into(), fmt_duration(s.session_ttl)),
+            (
+                "SPOTTER_SECURITY_SECURE_COOKIES".into(),
+                s.secure_cookies.to_string(),
+            ),
+            (
+                "SPOTTER_SECURITY_SESSION_TTL".into(),
+                fmt_duration(s.session_ttl),
+            ),
             (
                 "SPOTTER_SECURITY_SESSION_IDLE_TIMEOUT".into(),
                 fmt_duration(s.session_idle_timeout),
             ),
-            ("SPOTTER_SECURITY_AUTH_RATE_LIMIT".into(), s.auth_rate_limit.to_string()),
+            (
+                "SPOTTER_SECURITY_AUTH_RATE_LIMIT".into(),
+                s.auth_rate_limit.to_string(),
+            ),
             (
                 "SPOTTER_SECURITY_TRUSTED_PROXIES".into(),
-                s.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+                s.trusted_proxies
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
             ),
-            ("SPOTTER_SECURITY_ALLOWED_USERS".into(), s.allowed_users.join(",")),
-            ("SPOTTER_SERVER_HOST".into(), self.listen_addr.ip().to_string()),
-            ("SPOTTER_SERVER_PORT".into(), self.listen_addr.port().to_string()),
+            (
+                "SPOTTER_SECURITY_ALLOWED_USERS".into(),
+                s.allowed_users.join(","),
+            ),
+            (
+                "SPOTTER_SERVER_HOST".into(),
+                self.listen_addr.ip().to_string(),
+            ),
+            (
+                "SPOTTER_SERVER_PORT".into(),
+                self.listen_addr.port().to_string(),
+            ),
             ("SPOTTER_SERVER_BASE_URL".into(), self.base_url.to_string()),
-            ("SPOTTER_SERVER_REQUEST_TIMEOUT".into(), fmt_duration(self.request_timeout)),
+            (
+                "SPOTTER_SERVER_REQUEST_TIMEOUT".into(),
+                fmt_duration(self.request_timeout),
+            ),
             ("SPOTTER_DATABASE_SOURCE".into(), self.database_url.clone()),
-            ("SPOTTER_NAVIDROME_BASE_URL".into(), self.navidrome_base_url.to_string()),
-            ("SPOTTER_NAVIDROME_TIMEOUT".into(), fmt_duration(self.navidrome_timeout)),
+            (
+                "SPOTTER_NAVIDROME_BASE_URL".into(),
+                self.navidrome_base_url.to_string(),
+            ),
+            (
+                "SPOTTER_NAVIDROME_TIMEOUT".into(),
+                fmt_duration(self.navidrome_timeout),
+            ),
             (
                 "SPOTTER_SPOTIFY_CLIENT_ID".into(),
-                self.spotify.as_ref().map(|c| c.client_id.clone()).unwrap_or_default(),
+                self.spotify
+                    .as_ref()
+                    .map(|c| c.client_id.clone())
+                    .unwrap_or_default(),
             ),
             (
                 "SPOTTER_SPOTIFY_CLIENT_SECRET".into(),
-                set(self.spotify.as_ref().is_some_and(|c| c.client_secret.is_some())),
+                set(self
+                    .spotify
+                    .as_ref()
+                    .is_some_and(|c| c.client_secret.is_some())),
             ),
-            ("SPOTTER_SPOTIFY_REDIRECT_URL".into(), self.spotify_redirect_url.to_string()),
+            (
+                "SPOTTER_SPOTIFY_REDIRECT_URL".into(),
+                self.spotify_redirect_url.to_string(),
+            ),
             (
                 "SPOTTER_LASTFM_API_KEY".into(),
-                self.lastfm.as_ref().map(|c| c.api_key.clone()).unwrap_or_default(),
+                self.lastfm
+                    .as_ref()
+                    .map(|c| c.api_key.clone())
+                    .unwrap_or_default(),
             ),
-            ("SPOTTER_LASTFM_SHARED_SECRET".into(), set(self.lastfm.is_some())),
-            ("SPOTTER_LASTFM_REDIRECT_URL".into(), self.lastfm_redirect_url.to_string()),
-            ("SPOTTER_LISTENBRAINZ_API_URL".into(), self.listenbrainz_api_url.to_string()),
-            ("SPOTTER_OPENAI_API_KEY".into(), set(self.openai.api_key.is_some())),
-            ("SPOTTER_OPENAI_BASE_URL".into(), self.openai.base_url.to_string()),
+            (
+                "SPOTTER_LASTFM_SHARED_SECRET".into(),
+                set(self.lastfm.is_some()),
+            ),
+            (
+                "SPOTTER_LASTFM_REDIRECT_URL".into(),
+                self.lastfm_redirect_url.to_string(),
+            ),
+            (
+                "SPOTTER_LISTENBRAINZ_API_URL".into(),
+                self.listenbrainz_api_url.to_string(),
+            ),
+            (
+                "SPOTTER_OPENAI_API_KEY".into(),
+                set(self.openai.api_key.is_some()),
+            ),
+            (
+                "SPOTTER_OPENAI_BASE_URL".into(),
+                self.openai.base_url.to_string(),
+            ),
             ("SPOTTER_OPENAI_MODEL".into(), self.openai.model.clone()),
-            ("SPOTTER_SYNC_INTERVAL".into(), fmt_duration(self.sync_interval)),
-            ("SPOTTER_SYNC_HISTORY_LOOKBACK".into(), fmt_duration(self.history_lookback)),
+            (
+                "SPOTTER_SYNC_INTERVAL".into(),
+                fmt_duration(self.sync_interval),
+            ),
+            (
+                "SPOTTER_SYNC_HISTORY_LOOKBACK".into(),
+                fmt_duration(self.history_lookback),
+            ),
             ("SPOTTER_LOG_LEVEL".into(), self.log_level.clone()),
             (
                 "SPOTTER_LOG_FORMAT".into(),
@@ -562,7 +626,10 @@ impl Config {
                     LogFormat::Json => "json".into(),
                 },
             ),
-            ("SPOTTER_AUDIT_RETENTION_DAYS".into(), self.audit_retention_days.to_string()),
+            (
+                "SPOTTER_AUDIT_RETENTION_DAYS".into(),
+                self.audit_retention_days.to_string(),
+            ),
         ]
     }
 }
@@ -629,7 +696,11 @@ pub fn figment(file: Option<&Path>) -> Result<Figment, String> {
         f = f.merge(Toml::file_exact(path));
     }
     // Values stay strings here; typed parsing happens in `validate` so errors name the variable.
-    f = f.merge(Env::prefixed("SPOTTER_").map(map_env_key).ignore(&ignored_refs));
+    f = f.merge(
+        Env::prefixed("SPOTTER_")
+            .map(map_env_key)
+            .ignore(&ignored_refs),
+    );
     for key in SECRET_KEYS {
         let var = env_name(key);
         let file_var = format!("{var}_FILE");
@@ -661,10 +732,18 @@ pub fn figment(file: Option<&Path>) -> Result<Figment, String> {
 
 fn describe_figment_error(e: &figment::Error) -> String {
     let path = e.path.join(".");
-    let var = if path.is_empty() { String::from("configuration") } else { env_name(&path) };
+    let var = if path.is_empty() {
+        String::from("configuration")
+    } else {
+        env_name(&path)
+    };
     match &e.kind {
         figment::error::Kind::UnknownField(field, _) => {
-            let full = if path.is_empty() { field.clone() } else { format!("{path}.{field}") };
+            let full = if path.is_empty() {
+                field.clone()
+            } else {
+                format!("{path}.{field}")
+            };
             format!(
                 "{} is not a known setting: check the spelling against the README's configuration table",
                 env_name(&full)
@@ -887,7 +966,9 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
             None
         }
         Some(v) if v.expose_secret().trim().is_empty() => {
-            errors.push(ConfigError(format!("SPOTTER_SECURITY_JWT_SECRET is empty: {gen_fix}")));
+            errors.push(ConfigError(format!(
+                "SPOTTER_SECURITY_JWT_SECRET is empty: {gen_fix}"
+            )));
             None
         }
         Some(v) if looks_like_placeholder(v.expose_secret()) => {
@@ -913,7 +994,11 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         ));
     }
 
-    let session_ttl = parse_dur("SPOTTER_SECURITY_SESSION_TTL", &raw.security.session_ttl, &mut errors);
+    let session_ttl = parse_dur(
+        "SPOTTER_SECURITY_SESSION_TTL",
+        &raw.security.session_ttl,
+        &mut errors,
+    );
     let session_idle_timeout = parse_dur(
         "SPOTTER_SECURITY_SESSION_IDLE_TIMEOUT",
         &raw.security.session_idle_timeout,
@@ -971,9 +1056,17 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         ));
         None
     } else {
-        parse_url("SPOTTER_NAVIDROME_BASE_URL", &raw.navidrome.base_url, &mut errors)
+        parse_url(
+            "SPOTTER_NAVIDROME_BASE_URL",
+            &raw.navidrome.base_url,
+            &mut errors,
+        )
     };
-    let navidrome_timeout = parse_dur("SPOTTER_NAVIDROME_TIMEOUT", &raw.navidrome.timeout, &mut errors);
+    let navidrome_timeout = parse_dur(
+        "SPOTTER_NAVIDROME_TIMEOUT",
+        &raw.navidrome.timeout,
+        &mut errors,
+    );
 
     let spotify_redirect_url = redirect_or_default(
         "SPOTTER_SPOTIFY_REDIRECT_URL",
@@ -990,8 +1083,16 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         &mut errors,
     );
     let spotify_urls = (
-        parse_service_url("SPOTTER_SPOTIFY_AUTH_URL", &raw.spotify.auth_url, &mut errors),
-        parse_service_url("SPOTTER_SPOTIFY_TOKEN_URL", &raw.spotify.token_url, &mut errors),
+        parse_service_url(
+            "SPOTTER_SPOTIFY_AUTH_URL",
+            &raw.spotify.auth_url,
+            &mut errors,
+        ),
+        parse_service_url(
+            "SPOTTER_SPOTIFY_TOKEN_URL",
+            &raw.spotify.token_url,
+            &mut errors,
+        ),
         parse_service_url("SPOTTER_SPOTIFY_API_URL", &raw.spotify.api_url, &mut errors),
     );
     let spotify_client_id = raw.spotify.client_id.trim().to_owned();
@@ -1022,7 +1123,8 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
 
     let lastfm_auth_url =
         parse_service_url("SPOTTER_LASTFM_AUTH_URL", &raw.lastfm.auth_url, &mut errors);
-    let lastfm_api_url = parse_service_url("SPOTTER_LASTFM_API_URL", &raw.lastfm.api_url, &mut errors);
+    let lastfm_api_url =
+        parse_service_url("SPOTTER_LASTFM_API_URL", &raw.lastfm.api_url, &mut errors);
     let lastfm_key = raw.lastfm.api_key.trim().to_owned();
     let lastfm_secret = raw
         .lastfm
@@ -1034,7 +1136,12 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
             "SPOTTER_LASTFM_API_KEY and SPOTTER_LASTFM_SHARED_SECRET go together: set both to enable Last.fm, or neither".into(),
         ));
     }
-    let lastfm = match (lastfm_secret, &lastfm_auth_url, &lastfm_api_url, &lastfm_redirect_url) {
+    let lastfm = match (
+        lastfm_secret,
+        &lastfm_auth_url,
+        &lastfm_api_url,
+        &lastfm_redirect_url,
+    ) {
         (Some(shared_secret), Some(auth_url), Some(api_url), Some(redirect))
             if !lastfm_key.is_empty() =>
         {
@@ -1083,7 +1190,11 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         return Err(ConfigErrors(errors));
     }
     // Every Option below is Some when no error was recorded.
-    let missing = || ConfigErrors(vec![ConfigError("internal: incomplete configuration".into())]);
+    let missing = || {
+        ConfigErrors(vec![ConfigError(
+            "internal: incomplete configuration".into(),
+        )])
+    };
     Ok(Config {
         security: SecurityConfig {
             encryption_key: encryption_key.ok_or_else(missing)?,

@@ -16,7 +16,10 @@ fn load_err(jail_fn: impl FnOnce(&mut Jail)) -> String {
     let mut out = String::new();
     Jail::expect_with(|jail| {
         jail_fn(jail);
-        out = Config::load(None).err().map(|e| e.to_string()).unwrap_or_default();
+        out = Config::load(None)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         Ok(())
     });
     out
@@ -37,7 +40,10 @@ fn minimal_environment_loads_with_defaults() {
         assert_eq!(c.database_url, "sqlite://spotter.db");
         assert!(c.spotify.is_none());
         assert!(c.lastfm.is_none());
-        assert_eq!(c.spotify_redirect_url.as_str(), "http://localhost:8080/auth/spotify/callback");
+        assert_eq!(
+            c.spotify_redirect_url.as_str(),
+            "http://localhost:8080/auth/spotify/callback"
+        );
         assert_eq!(c.security.encryption_key.expose()[0], 0x3f);
         Ok(())
     });
@@ -51,7 +57,10 @@ fn underscore_inside_key_name_survives() {
         jail.set_env("SPOTTER_SECURITY_SESSION_TTL", "2h");
         jail.set_env("SPOTTER_SECURITY_TRUSTED_PROXIES", "10.0.0.0/8, 172.18.0.1");
         jail.set_env("SPOTTER_SECURITY_ALLOWED_USERS", "alice,bob");
-        jail.set_env("SPOTTER_SERVER_BASE_URL", "https://music.example.org/spotter");
+        jail.set_env(
+            "SPOTTER_SERVER_BASE_URL",
+            "https://music.example.org/spotter",
+        );
         let c = Config::load(None).map_err(|e| e.to_string())?;
         assert_eq!(c.security.session_ttl, Duration::from_secs(7200));
         assert_eq!(c.security.trusted_proxies.len(), 2);
@@ -81,7 +90,11 @@ fn precedence_defaults_then_file_then_env() {
         jail.set_env("SPOTTER_SERVER_PORT", "9100");
         let c = Config::load(Some(Path::new("spotter.toml"))).map_err(|e| e.to_string())?;
         assert_eq!(c.listen_addr.port(), 9100, "env beats file");
-        assert_eq!(c.base_url.as_str(), "https://from-file.example/", "file beats default");
+        assert_eq!(
+            c.base_url.as_str(),
+            "https://from-file.example/",
+            "file beats default"
+        );
         assert_eq!(c.security.auth_rate_limit, 5);
         assert_eq!(c.listen_addr.ip().to_string(), "0.0.0.0", "default kept");
         Ok(())
@@ -110,8 +123,14 @@ fn secrets_from_files_with_trailing_newline() {
         jail.create_file("key", &format!("{KEY}\n"))?;
         jail.create_file("jwt", &format!("{JWT}\n"))?;
         let dir = jail.directory().to_path_buf();
-        jail.set_env("SPOTTER_SECURITY_ENCRYPTION_KEY_FILE", dir.join("key").display());
-        jail.set_env("SPOTTER_SECURITY_JWT_SECRET_FILE", dir.join("jwt").display());
+        jail.set_env(
+            "SPOTTER_SECURITY_ENCRYPTION_KEY_FILE",
+            dir.join("key").display(),
+        );
+        jail.set_env(
+            "SPOTTER_SECURITY_JWT_SECRET_FILE",
+            dir.join("jwt").display(),
+        );
         let c = Config::load(None).map_err(|e| e.to_string())?;
         assert_eq!(hex::encode(c.security.encryption_key.expose()), KEY);
         assert_eq!(c.security.jwt_secret.expose_secret(), JWT);
@@ -125,7 +144,10 @@ fn both_value_and_file_is_an_error() {
         set_required(jail);
         jail.set_env("SPOTTER_SECURITY_JWT_SECRET_FILE", "/run/secrets/jwt");
     });
-    assert!(e.contains("SPOTTER_SECURITY_JWT_SECRET and SPOTTER_SECURITY_JWT_SECRET_FILE"), "{e}");
+    assert!(
+        e.contains("SPOTTER_SECURITY_JWT_SECRET and SPOTTER_SECURITY_JWT_SECRET_FILE"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -133,7 +155,10 @@ fn missing_secrets_name_the_variables() {
     let e = load_err(|jail| {
         jail.set_env("SPOTTER_NAVIDROME_BASE_URL", "http://navidrome:4533");
     });
-    assert!(e.contains("SPOTTER_SECURITY_ENCRYPTION_KEY is required"), "{e}");
+    assert!(
+        e.contains("SPOTTER_SECURITY_ENCRYPTION_KEY is required"),
+        "{e}"
+    );
     assert!(e.contains("SPOTTER_SECURITY_JWT_SECRET is required"), "{e}");
     assert!(e.contains("openssl rand -hex 32"), "{e}");
     // One line per problem.
@@ -146,7 +171,10 @@ fn bad_keys_are_refused() {
         ("abc", "64 hex"),
         (&format!("{}g", &KEY[..63]) as &str, "hex characters"),
         (&"0".repeat(64), "placeholder"),
-        ("change-me-to-64-hex-chars-change-me-to-64-hex-chars-change-me-00", "placeholder"),
+        (
+            "change-me-to-64-hex-chars-change-me-to-64-hex-chars-change-me-00",
+            "placeholder",
+        ),
         ("", "empty"),
     ];
     for (key, want) in cases {
@@ -178,7 +206,10 @@ fn short_or_placeholder_jwt_secret_is_refused() {
 #[test]
 fn env_example_placeholders_are_refused() {
     let example = include_str!("../../.env.example");
-    for line in example.lines().filter(|l| !l.starts_with('#') && l.contains('=')) {
+    for line in example
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.contains('='))
+    {
         let (name, value) = line.split_once('=').unwrap_or_default();
         if name != "SPOTTER_SECURITY_ENCRYPTION_KEY" && name != "SPOTTER_SECURITY_JWT_SECRET" {
             continue;
@@ -187,7 +218,10 @@ fn env_example_placeholders_are_refused() {
             set_required(jail);
             jail.set_env(name, value);
         });
-        assert!(e.contains(name) && e.contains("placeholder"), "{name}={value}: {e}");
+        assert!(
+            e.contains(name) && e.contains("placeholder"),
+            "{name}={value}: {e}"
+        );
     }
 }
 
@@ -230,7 +264,11 @@ fn masked_summary_shows_no_secret() {
     Jail::expect_with(|jail| {
         set_required(jail);
         let c = Config::load(None).map_err(|e| e.to_string())?;
-        let text: String = c.masked_summary().iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        let text: String = c
+            .masked_summary()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}\n"))
+            .collect();
         assert!(!text.contains(KEY) && !text.contains(JWT), "{text}");
         assert!(text.contains("SPOTTER_SECURITY_ENCRYPTION_KEY=[set]"));
         assert!(!format!("{c:?}").contains(JWT));
@@ -272,5 +310,8 @@ fn previous_key_must_differ_from_the_current_one() {
         set_required(jail);
         jail.set_env("SPOTTER_SECURITY_ENCRYPTION_KEY_PREVIOUS", KEY);
     });
-    assert!(e.contains("SPOTTER_SECURITY_ENCRYPTION_KEY_PREVIOUS"), "{e}");
+    assert!(
+        e.contains("SPOTTER_SECURITY_ENCRYPTION_KEY_PREVIOUS"),
+        "{e}"
+    );
 }

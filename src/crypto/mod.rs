@@ -144,7 +144,9 @@ impl FieldCipher {
                     _ => return Err(CryptoError::UnknownKey(kid.to_owned())),
                 }
             };
-            let blob = STANDARD.decode(b64).map_err(|_| CryptoError::UnknownFormat)?;
+            let blob = STANDARD
+                .decode(b64)
+                .map_err(|_| CryptoError::UnknownFormat)?;
             let value = open_blob(&slot.cipher, &blob, &field.aad())?;
             return Ok(Opened {
                 value,
@@ -152,7 +154,9 @@ impl FieldCipher {
             });
         }
         if let Some(b64) = stored.strip_prefix(V1_PREFIX) {
-            let blob = STANDARD.decode(b64).map_err(|_| CryptoError::UnknownFormat)?;
+            let blob = STANDARD
+                .decode(b64)
+                .map_err(|_| CryptoError::UnknownFormat)?;
             let mut last = CryptoError::Decrypt;
             for slot in std::iter::once(&self.current).chain(self.previous.iter()) {
                 match open_blob(&slot.cipher, &blob, &[]) {
@@ -171,7 +175,11 @@ impl FieldCipher {
     }
 
     /// Open and return the secret only.
-    pub fn open_secret(&self, field: FieldRef<'_>, stored: &str) -> Result<SecretString, CryptoError> {
+    pub fn open_secret(
+        &self,
+        field: FieldRef<'_>,
+        stored: &str,
+    ) -> Result<SecretString, CryptoError> {
         self.open(field, stored).map(|o| o.value)
     }
 }

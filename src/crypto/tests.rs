@@ -40,7 +40,10 @@ fn nonces_are_fresh_per_write() {
 fn moved_to_another_row_fails() {
     let c = FieldCipher::new(&key(7), None);
     let sealed = c.seal(field("1"), "secret").unwrap();
-    assert_eq!(c.open(field("2"), &sealed).err(), Some(CryptoError::Decrypt));
+    assert_eq!(
+        c.open(field("2"), &sealed).err(),
+        Some(CryptoError::Decrypt)
+    );
 }
 
 #[test]
@@ -64,7 +67,10 @@ fn every_tampered_byte_fails() {
         let mut bad = blob.clone();
         bad[i] ^= 0x01;
         let tampered = format!("{head}:{}", STANDARD.encode(&bad));
-        assert!(c.open(field("1"), &tampered).is_err(), "byte {i} flip accepted");
+        assert!(
+            c.open(field("1"), &tampered).is_err(),
+            "byte {i} flip accepted"
+        );
     }
 }
 
@@ -73,19 +79,37 @@ fn wrong_key_fails() {
     let a = FieldCipher::new(&key(7), None);
     let b = FieldCipher::new(&key(8), None);
     let sealed = a.seal(field("1"), "secret").unwrap();
-    assert!(matches!(b.open(field("1"), &sealed), Err(CryptoError::UnknownKey(_))));
+    assert!(matches!(
+        b.open(field("1"), &sealed),
+        Err(CryptoError::UnknownKey(_))
+    ));
     // Same key id forged onto another key's ciphertext still fails authentication.
     let forged = sealed.replace(a.current_key_id(), b.current_key_id());
-    assert_eq!(b.open(field("1"), &forged).err(), Some(CryptoError::Decrypt));
+    assert_eq!(
+        b.open(field("1"), &forged).err(),
+        Some(CryptoError::Decrypt)
+    );
 }
 
 #[test]
 fn plaintext_and_garbage_are_errors_never_values() {
     let c = FieldCipher::new(&key(7), None);
-    for stored in ["hunter2", "", "enc:v2:", "enc:v2:abcd", "enc:v1:!!!", "enc:v2:zz:AAAA", "enc:v9:x"] {
+    for stored in [
+        "hunter2",
+        "",
+        "enc:v2:",
+        "enc:v2:abcd",
+        "enc:v1:!!!",
+        "enc:v2:zz:AAAA",
+        "enc:v9:x",
+    ] {
         assert!(c.open(field("1"), stored).is_err(), "{stored:?} accepted");
     }
-    let short = format!("enc:v2:{}:{}", c.current_key_id(), STANDARD.encode([0u8; 10]));
+    let short = format!(
+        "enc:v2:{}:{}",
+        c.current_key_id(),
+        STANDARD.encode([0u8; 10])
+    );
     assert_eq!(c.open(field("1"), &short).err(), Some(CryptoError::Decrypt));
 }
 

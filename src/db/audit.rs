@@ -21,7 +21,10 @@ pub struct NewAuditEvent<'a> {
     pub detail: &'a str,
 }
 
-pub async fn record(db: impl sqlx::SqliteExecutor<'_>, e: NewAuditEvent<'_>) -> Result<(), sqlx::Error> {
+pub async fn record(
+    db: impl sqlx::SqliteExecutor<'_>,
+    e: NewAuditEvent<'_>,
+) -> Result<(), sqlx::Error> {
     let t = now();
     let kind = e.kind.as_str();
     // Bounded lengths: a hostile username or header cannot bloat the table.

@@ -51,7 +51,9 @@ pub async fn clear_all(db: &Db) -> Result<u64, sqlx::Error> {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-    sqlx::query!("DELETE FROM link_health").execute(&mut *tx).await?;
+    sqlx::query!("DELETE FROM link_health")
+        .execute(&mut *tx)
+        .await?;
     n += sqlx::query!("DELETE FROM sessions")
         .execute(&mut *tx)
         .await?

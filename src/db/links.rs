@@ -28,7 +28,11 @@ pub struct NewLink<'a> {
     pub scopes: &'a str,
 }
 
-pub async fn find(db: &Db, user_id: UserId, provider: &str) -> Result<Option<ProviderLink>, sqlx::Error> {
+pub async fn find(
+    db: &Db,
+    user_id: UserId,
+    provider: &str,
+) -> Result<Option<ProviderLink>, sqlx::Error> {
     sqlx::query_as!(
         ProviderLink,
         r#"SELECT user_id AS "user_id!: UserId", provider, account_name, access_token_enc,
@@ -110,7 +114,11 @@ pub async fn update_tokens(
 }
 
 /// Delete the link, its health row and any pending round trip. Returns whether a link existed.
-pub async fn delete(tx: &mut sqlx::SqliteConnection, user_id: UserId, provider: &str) -> Result<bool, sqlx::Error> {
+pub async fn delete(
+    tx: &mut sqlx::SqliteConnection,
+    user_id: UserId,
+    provider: &str,
+) -> Result<bool, sqlx::Error> {
     let r = sqlx::query!(
         "DELETE FROM provider_links WHERE user_id = ?1 AND provider = ?2",
         user_id,
@@ -170,7 +178,11 @@ impl From<RawHealth> for HealthRow {
     }
 }
 
-pub async fn health(db: &Db, user_id: UserId, provider: &str) -> Result<Option<HealthRow>, sqlx::Error> {
+pub async fn health(
+    db: &Db,
+    user_id: UserId,
+    provider: &str,
+) -> Result<Option<HealthRow>, sqlx::Error> {
     let row = sqlx::query_as!(
         RawHealth,
         r#"SELECT provider, status, backoff_until, failure_count, last_error, last_checked_at, last_ok_at

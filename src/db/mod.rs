@@ -2,9 +2,9 @@
 
 pub mod audit;
 pub mod credentials;
-pub mod rotation;
 pub mod links;
 pub mod oauth_states;
+pub mod rotation;
 pub mod sessions;
 pub mod users;
 
@@ -63,7 +63,9 @@ pub async fn backup(db: &Db, dest: &str) -> Result<(), sqlx::Error> {
 
 /// `PRAGMA integrity_check` answers exactly `ok` on a healthy database.
 pub async fn integrity_ok(db: &Db) -> Result<bool, sqlx::Error> {
-    let rows: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check").fetch_all(db).await?;
+    let rows: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_all(db)
+        .await?;
     Ok(rows.len() == 1 && rows[0] == "ok")
 }
 

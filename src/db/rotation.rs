@@ -23,7 +23,9 @@ pub enum RotationError {
     #[error("database error")]
     Db(#[from] sqlx::Error),
     /// A stored value that no configured key opens. Nothing was changed.
-    #[error("{table}.{column}: a stored value does not decrypt with the current or previous key ({source})")]
+    #[error(
+        "{table}.{column}: a stored value does not decrypt with the current or previous key ({source})"
+    )]
     Undecryptable {
         table: &'static str,
         column: &'static str,
@@ -55,7 +57,9 @@ async fn rows(
         c = col.column,
         t = col.table
     );
-    let found = sqlx::query(AssertSqlSafe(sql)).fetch_all(&mut *conn).await?;
+    let found = sqlx::query(AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await?;
     found
         .iter()
         .map(|r| Ok((r.try_get("rid")?, r.try_get("rk")?, r.try_get("v")?)))
@@ -79,11 +83,14 @@ pub async fn reencrypt_all(
                 column: col,
                 row_key: &row_key,
             };
-            let opened = cipher.open(field, &stored).map_err(|source| RotationError::Undecryptable {
-                table: col.table,
-                column: col.column,
-                source,
-            })?;
+            let opened =
+                cipher
+                    .open(field, &stored)
+                    .map_err(|source| RotationError::Undecryptable {
+                        table: col.table,
+                        column: col.column,
+                        source,
+                    })?;
             if !opened.needs_rewrite && !force {
                 continue;
             }
@@ -94,7 +101,10 @@ pub async fn reencrypt_all(
                     column: col.column,
                     source,
                 })?;
-            let sql = format!("UPDATE {} SET {} = ?1 WHERE rowid = ?2", col.table, col.column);
+            let sql = format!(
+                "UPDATE {} SET {} = ?1 WHERE rowid = ?2",
+                col.table, col.column
+            );
             sqlx::query(AssertSqlSafe(sql))
                 .bind(sealed)
                 .bind(rid)
@@ -148,7 +158,11 @@ mod tests {
         // The only strings spliced into SQL: keep them to [a-z_:].
         for c in ENCRYPTED_COLUMNS {
             for s in [c.table, c.column, c.row_key] {
-                assert!(s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b == b':'), "{s}");
+                assert!(
+                    s.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b':'),
+                    "{s}"
+                );
             }
         }
     }

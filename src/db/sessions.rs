@@ -49,7 +49,10 @@ pub struct ActiveSession {
     pub user_created_at: i64,
 }
 
-pub async fn find_with_user(db: &Db, jti: &SessionId) -> Result<Option<ActiveSession>, sqlx::Error> {
+pub async fn find_with_user(
+    db: &Db,
+    jti: &SessionId,
+) -> Result<Option<ActiveSession>, sqlx::Error> {
     sqlx::query_as!(
         ActiveSession,
         r#"SELECT s.jti AS "jti!: SessionId", s.user_id AS "user_id!: UserId", s.expires_at,

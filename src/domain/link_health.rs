@@ -14,7 +14,12 @@ pub enum Provider {
 }
 
 impl Provider {
-    pub const ALL: [Provider; 4] = [Self::Spotify, Self::Lastfm, Self::Listenbrainz, Self::Navidrome];
+    pub const ALL: [Provider; 4] = [
+        Self::Spotify,
+        Self::Lastfm,
+        Self::Listenbrainz,
+        Self::Navidrome,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -177,13 +182,25 @@ impl ErrorCode {
             Self::ServerError => "The service had a server error.",
             Self::RateLimited => "The service asked us to slow down.",
             Self::BadResponse => "The service gave an unexpected answer.",
-            Self::InvalidGrant => "Spotify no longer accepts the stored authorization (it was revoked or expired).",
+            Self::InvalidGrant => {
+                "Spotify no longer accepts the stored authorization (it was revoked or expired)."
+            }
             Self::TokenRejected => "The service no longer accepts the stored token.",
-            Self::InvalidSession => "Last.fm no longer accepts the stored session (access was revoked).",
-            Self::WrongPassword => "Navidrome refuses the stored password. Sign out and sign in again with your current password.",
-            Self::AccountNotAllowed => "Spotify refuses this account for this app. If the Spotify app is in development mode, add the account under \"User Management\" in the Spotify developer dashboard.",
-            Self::ClientRejected => "Spotify refuses this server's client id or secret. Check SPOTTER_SPOTIFY_CLIENT_ID and SPOTTER_SPOTIFY_CLIENT_SECRET.",
-            Self::ApiKeyInvalid => "Last.fm refuses this server's API key (invalid or suspended). Check SPOTTER_LASTFM_API_KEY and SPOTTER_LASTFM_SHARED_SECRET.",
+            Self::InvalidSession => {
+                "Last.fm no longer accepts the stored session (access was revoked)."
+            }
+            Self::WrongPassword => {
+                "Navidrome refuses the stored password. Sign out and sign in again with your current password."
+            }
+            Self::AccountNotAllowed => {
+                "Spotify refuses this account for this app. If the Spotify app is in development mode, add the account under \"User Management\" in the Spotify developer dashboard."
+            }
+            Self::ClientRejected => {
+                "Spotify refuses this server's client id or secret. Check SPOTTER_SPOTIFY_CLIENT_ID and SPOTTER_SPOTIFY_CLIENT_SECRET."
+            }
+            Self::ApiKeyInvalid => {
+                "Last.fm refuses this server's API key (invalid or suspended). Check SPOTTER_LASTFM_API_KEY and SPOTTER_LASTFM_SHARED_SECRET."
+            }
             Self::NoCredentials => "No usable credentials are stored.",
         }
     }
@@ -238,7 +255,11 @@ pub fn backoff_delay(failures: u32, retry_after: Option<Duration>, jitter: f64) 
         .checked_mul(1u32 << exp)
         .unwrap_or(BACKOFF_CAP)
         .min(BACKOFF_CAP);
-    let jitter = if jitter.is_finite() { jitter.clamp(0.0, 1.0) } else { 0.0 };
+    let jitter = if jitter.is_finite() {
+        jitter.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let half = full / 2;
     half + half.mul_f64(jitter)
 }
@@ -320,12 +341,20 @@ mod tests {
         assert!(ErrorCode::RateLimited.is_retriable());
         assert_eq!(ErrorCode::InvalidGrant.class(), FailureClass::Broken);
         assert_eq!(ErrorCode::InvalidSession.class(), FailureClass::Broken);
-        assert_eq!(ErrorCode::ApiKeyInvalid.class(), FailureClass::Misconfigured);
+        assert_eq!(
+            ErrorCode::ApiKeyInvalid.class(),
+            FailureClass::Misconfigured
+        );
         for p in Provider::ALL {
             assert_eq!(Provider::parse(p.as_str()), Some(p));
         }
         assert_eq!(Provider::parse("Spotify"), None);
-        for s in [LinkStatus::Ok, LinkStatus::Backoff, LinkStatus::Broken, LinkStatus::Misconfigured] {
+        for s in [
+            LinkStatus::Ok,
+            LinkStatus::Backoff,
+            LinkStatus::Broken,
+            LinkStatus::Misconfigured,
+        ] {
             assert_eq!(LinkStatus::parse(s.as_str()), Some(s));
         }
     }
@@ -342,10 +371,22 @@ mod tests {
 
     #[test]
     fn retry_after_is_honoured_but_capped() {
-        assert_eq!(backoff_delay(1, Some(Duration::from_secs(120)), 0.5), Duration::from_secs(120));
-        assert_eq!(backoff_delay(9, Some(Duration::from_secs(5)), 0.5), Duration::from_secs(5));
-        assert_eq!(backoff_delay(1, Some(Duration::from_secs(10_000_000)), 0.5), MAX_RETRY_AFTER);
-        assert_eq!(backoff_delay(1, Some(Duration::ZERO), 0.5), Duration::from_secs(1));
+        assert_eq!(
+            backoff_delay(1, Some(Duration::from_secs(120)), 0.5),
+            Duration::from_secs(120)
+        );
+        assert_eq!(
+            backoff_delay(9, Some(Duration::from_secs(5)), 0.5),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            backoff_delay(1, Some(Duration::from_secs(10_000_000)), 0.5),
+            MAX_RETRY_AFTER
+        );
+        assert_eq!(
+            backoff_delay(1, Some(Duration::ZERO), 0.5),
+            Duration::from_secs(1)
+        );
     }
 
     #[test]
@@ -356,7 +397,10 @@ mod tests {
             parse_retry_after("Sun, 06 Nov 1994 08:50:37 GMT", now),
             Some(Duration::from_secs(60))
         );
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:40:37 GMT", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:40:37 GMT", now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-5", now), None);
     }
@@ -370,7 +414,12 @@ mod tests {
         assert_eq!(h.failure_count, 1);
         assert!(h.is_waiting(now + 29));
         assert!(!h.is_waiting(now + 30));
-        let h = Health::after_failure(1, Failure::rate_limited(Some(Duration::from_secs(90))), now, 0.3);
+        let h = Health::after_failure(
+            1,
+            Failure::rate_limited(Some(Duration::from_secs(90))),
+            now,
+            0.3,
+        );
         assert_eq!(h.backoff_until, Some(now + 90));
         let h = Health::after_failure(2, Failure::new(ErrorCode::InvalidGrant), now, 0.3);
         assert_eq!(h.status, LinkStatus::Broken);

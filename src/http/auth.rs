@@ -1,11 +1,11 @@
 //! Sign in with Navidrome credentials (S7), sign out.
 
+use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
-use askama::Template;
 use secrecy::SecretString;
 use serde::Deserialize;
 use tower_cookies::Cookies;
@@ -35,7 +35,8 @@ pub fn router() -> Router<AppState> {
 
 /// One message for every credential failure (S7).
 const LOGIN_FAILED: &str = "Sign-in failed. Check your Navidrome username and password.";
-const NAVIDROME_DOWN: &str = "Navidrome could not be reached. Check that it is running, then try again.";
+const NAVIDROME_DOWN: &str =
+    "Navidrome could not be reached. Check that it is running, then try again.";
 const FORM_INCOMPLETE: &str = "Enter your username and password.";
 const RATE_LIMITED: &str = "Too many sign-in attempts. Wait a minute and try again.";
 
@@ -117,21 +118,44 @@ async fn login(
 ) -> AppResult<Response> {
     if !state.limiter.check(client.ip) {
         tracing::warn!(client_ip = %client.ip, "login rate limit hit");
-        let mut resp = login_response(&state, &cookies, StatusCode::TOO_MANY_REQUESTS, Some(RATE_LIMITED), String::new());
-        resp.headers_mut()
-            .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("60"));
+        let mut resp = login_response(
+            &state,
+            &cookies,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(RATE_LIMITED),
+            String::new(),
+        );
+        resp.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("60"),
+        );
         return Ok(resp);
     }
     let Ok(Form(form)) = form else {
-        return Ok(login_response(&state, &cookies, StatusCode::BAD_REQUEST, Some(FORM_INCOMPLETE), String::new()));
+        return Ok(login_response(
+            &state,
+            &cookies,
+            StatusCode::BAD_REQUEST,
+            Some(FORM_INCOMPLETE),
+            String::new(),
+        ));
     };
     let username = form.username.trim().to_owned();
     let password = SecretString::from(form.password);
     let pw_len = secrecy::ExposeSecret::expose_secret(&password).len();
-    if username.is_empty() || username.chars().count() > 128 || pw_len == 0 || pw_len > 1024
+    if username.is_empty()
+        || username.chars().count() > 128
+        || pw_len == 0
+        || pw_len > 1024
         || username.chars().any(char::is_control)
     {
-        return Ok(login_response(&state, &cookies, StatusCode::BAD_REQUEST, Some(FORM_INCOMPLETE), String::new()));
+        return Ok(login_response(
+            &state,
+            &cookies,
+            StatusCode::BAD_REQUEST,
+            Some(FORM_INCOMPLETE),
+            String::new(),
+        ));
     }
     let ip = client.ip.to_string();
 
@@ -157,11 +181,23 @@ async fn login(
             )
             .await?;
             state.events.publish_audit(AuditKind::LoginFailed);
-            return Ok(login_response(&state, &cookies, StatusCode::UNAUTHORIZED, Some(LOGIN_FAILED), username));
+            return Ok(login_response(
+                &state,
+                &cookies,
+                StatusCode::UNAUTHORIZED,
+                Some(LOGIN_FAILED),
+                username,
+            ));
         }
         Err(e) => {
             tracing::warn!(error = %e, "navidrome unavailable during login");
-            return Ok(login_response(&state, &cookies, StatusCode::SERVICE_UNAVAILABLE, Some(NAVIDROME_DOWN), username));
+            return Ok(login_response(
+                &state,
+                &cookies,
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some(NAVIDROME_DOWN),
+                username,
+            ));
         }
     }
 
@@ -186,7 +222,13 @@ async fn login(
         )
         .await?;
         state.events.publish_audit(AuditKind::LoginRefused);
-        return Ok(login_response(&state, &cookies, StatusCode::FORBIDDEN, Some(LOGIN_FAILED), username));
+        return Ok(login_response(
+            &state,
+            &cookies,
+            StatusCode::FORBIDDEN,
+            Some(LOGIN_FAILED),
+            username,
+        ));
     }
 
     let ttl = i64::try_from(state.config.security.session_ttl.as_secs()).unwrap_or(86_400);
@@ -206,7 +248,13 @@ async fn login(
         // Two first sign-ins raced for ownership: the unique owner index decided.
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
             drop(tx);
-            return Ok(login_response(&state, &cookies, StatusCode::FORBIDDEN, Some(LOGIN_FAILED), username));
+            return Ok(login_response(
+                &state,
+                &cookies,
+                StatusCode::FORBIDDEN,
+                Some(LOGIN_FAILED),
+                username,
+            ));
         }
         Err(e) => return Err(e.into()),
     };

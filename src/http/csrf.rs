@@ -32,7 +32,12 @@ fn form_field(body: &[u8], field: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-pub async fn require_csrf(State(state): State<AppState>, cookies: Cookies, req: Request, next: Next) -> Response {
+pub async fn require_csrf(
+    State(state): State<AppState>,
+    cookies: Cookies,
+    req: Request,
+    next: Next,
+) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }
@@ -71,8 +76,10 @@ pub async fn require_csrf(State(state): State<AppState>, cookies: Cookies, req: 
         return refused();
     }
 
-    let is_form = header_str(headers, header::CONTENT_TYPE.as_str())
-        .is_some_and(|ct| ct.trim_start().starts_with("application/x-www-form-urlencoded"));
+    let is_form = header_str(headers, header::CONTENT_TYPE.as_str()).is_some_and(|ct| {
+        ct.trim_start()
+            .starts_with("application/x-www-form-urlencoded")
+    });
     if !is_form {
         return refused();
     }
@@ -84,6 +91,6 @@ pub async fn require_csrf(State(state): State<AppState>, cookies: Cookies, req: 
     if !ok {
         return refused();
     }
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
-

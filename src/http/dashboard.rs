@@ -56,7 +56,10 @@ pub struct StatusCache(Arc<Mutex<Option<(UserId, Instant, NavidromeStatus)>>>);
 
 impl StatusCache {
     fn get(&self, user: UserId) -> Option<NavidromeStatus> {
-        let guard = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let guard = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         match *guard {
             Some((u, at, status)) if u == user && at.elapsed() < STATUS_TTL => Some(status),
             _ => None,
@@ -65,11 +68,17 @@ impl StatusCache {
 
     /// Forget the last result (the next dashboard view checks Navidrome again).
     pub fn clear(&self) {
-        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
     pub fn put(&self, user: UserId, status: NavidromeStatus) {
-        let mut guard = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut guard = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         *guard = Some((user, Instant::now(), status));
     }
 }

@@ -55,7 +55,10 @@ impl EventBus {
     }
 
     pub fn publish(&self, kind: &'static str, data: String) -> u64 {
-        let mut inner = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut inner = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let ev = LiveEvent {
             id: inner.next_id,
             kind,
@@ -78,11 +81,22 @@ impl EventBus {
     }
 
     /// Subscribe and collect what was missed after `last_id`, atomically.
-    fn subscribe_from(&self, last_id: Option<u64>) -> (Vec<LiveEvent>, broadcast::Receiver<LiveEvent>) {
-        let inner = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    fn subscribe_from(
+        &self,
+        last_id: Option<u64>,
+    ) -> (Vec<LiveEvent>, broadcast::Receiver<LiveEvent>) {
+        let inner = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let rx = self.tx.subscribe();
         let missed = match last_id {
-            Some(last) => inner.buffer.iter().filter(|e| e.id > last).cloned().collect(),
+            Some(last) => inner
+                .buffer
+                .iter()
+                .filter(|e| e.id > last)
+                .cloned()
+                .collect(),
             None => Vec::new(),
         };
         (missed, rx)
@@ -94,7 +108,10 @@ pub fn router() -> Router<AppState> {
 }
 
 fn to_sse(e: &LiveEvent) -> Event {
-    Event::default().id(e.id.to_string()).event(e.kind).data(e.data.clone())
+    Event::default()
+        .id(e.id.to_string())
+        .event(e.kind)
+        .data(e.data.clone())
 }
 
 async fn events(
@@ -108,7 +125,11 @@ async fn events(
         .and_then(|v| v.trim().parse::<u64>().ok());
     let (missed, rx) = bus.subscribe_from(last_id);
     let high_water = missed.last().map(|e| e.id).or(last_id).unwrap_or(0);
-    let replay = stream::iter(missed.into_iter().map(|e| Ok::<Event, Infallible>(to_sse(&e))));
+    let replay = stream::iter(
+        missed
+            .into_iter()
+            .map(|e| Ok::<Event, Infallible>(to_sse(&e))),
+    );
     let live = BroadcastStream::new(rx).filter_map(move |r| async move {
         match r {
             Ok(e) if e.id > high_water => Some(Ok(to_sse(&e))),
@@ -117,8 +138,11 @@ async fn events(
     });
     // The first comment makes proxies flush headers at once.
     let hello = stream::once(async { Ok(Event::default().comment("connected")) });
-    let sse = Sse::new(hello.chain(replay).chain(live))
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("heartbeat"));
+    let sse = Sse::new(hello.chain(replay).chain(live)).keep_alive(
+        KeepAlive::new()
+            .interval(Duration::from_secs(15))
+            .text("heartbeat"),
+    );
     // Tells nginx not to buffer this response even where `proxy_buffering off` was forgotten.
     ([(HeaderName::from_static("x-accel-buffering"), "no")], sse)
 }

@@ -28,7 +28,9 @@ use tower::ServiceBuilder;
 use tower_cookies::CookieManagerLayer;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -57,33 +59,45 @@ pub fn build_app(state: AppState) -> Router {
         .merge(health::router())
         .merge(assets::router())
         .fallback(not_found)
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout));
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ));
 
     let app = Router::new().merge(events::router()).merge(bounded);
 
     // Router::layer wraps from the inside out: the last layer added is the outermost.
-    app.layer(middleware::from_fn_with_state(state.clone(), csrf::require_csrf))
-        .layer(CookieManagerLayer::new())
-        .layer(middleware::from_fn_with_state(state.clone(), client_info))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(fallback_pages))
-        .layer(CatchPanicLayer::custom(panic_page))
-        .layer(middleware::from_fn_with_state(state.clone(), security_headers))
-        .layer(
-            ServiceBuilder::new()
-                .layer(SetSensitiveRequestHeadersLayer::new([
-                    header::AUTHORIZATION,
-                    header::COOKIE,
-                    header::SET_COOKIE,
-                ]))
-                .layer(SetRequestIdLayer::new(REQUEST_ID, SequentialRequestId::new()))
-                .layer(
-                    TraceLayer::new_for_http()
-                        .make_span_with(make_span)
-                        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
-                )
-                .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
-        )
+    app.layer(middleware::from_fn_with_state(
+        state.clone(),
+        csrf::require_csrf,
+    ))
+    .layer(CookieManagerLayer::new())
+    .layer(middleware::from_fn_with_state(state.clone(), client_info))
+    .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+    .layer(middleware::from_fn(fallback_pages))
+    .layer(CatchPanicLayer::custom(panic_page))
+    .layer(middleware::from_fn_with_state(
+        state.clone(),
+        security_headers,
+    ))
+    .layer(
+        ServiceBuilder::new()
+            .layer(SetSensitiveRequestHeadersLayer::new([
+                header::AUTHORIZATION,
+                header::COOKIE,
+                header::SET_COOKIE,
+            ]))
+            .layer(SetRequestIdLayer::new(
+                REQUEST_ID,
+                SequentialRequestId::new(),
+            ))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(make_span)
+                    .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+            )
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
+    )
     .with_state(state)
 }
 
@@ -108,7 +122,9 @@ impl SequentialRequestId {
 impl MakeRequestId for SequentialRequestId {
     fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{}-{n:08x}", self.prefix)).ok().map(RequestId::new)
+        HeaderValue::from_str(&format!("{}-{n:08x}", self.prefix))
+            .ok()
+            .map(RequestId::new)
     }
 }
 
@@ -165,7 +181,8 @@ async fn fallback_pages(req: Request, next: Next) -> Response {
     }
     let retry_after = resp.headers().get(header::RETRY_AFTER).cloned();
     let allow = resp.headers().get(header::ALLOW).cloned();
-    let mut page = ErrorPage::for_status(status, ErrorPage::default_message(status)).into_response_with(status);
+    let mut page = ErrorPage::for_status(status, ErrorPage::default_message(status))
+        .into_response_with(status);
     if let Some(v) = retry_after {
         page.headers_mut().insert(header::RETRY_AFTER, v);
     }
@@ -180,9 +197,18 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
     let is_static = req.uri().path().starts_with("/static/");
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         HeaderName::from_static("permissions-policy"),
@@ -231,7 +257,8 @@ pub async fn serve(
 /// Prune expired sessions and OAuth states, old audit rows and idle limiter entries.
 async fn maintenance_loop(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
-    let idle = i64::try_from(state.config.security.session_idle_timeout.as_secs()).unwrap_or(i64::MAX);
+    let idle =
+        i64::try_from(state.config.security.session_idle_timeout.as_secs()).unwrap_or(i64::MAX);
     loop {
         tick.tick().await;
         state.limiter.prune();
@@ -241,7 +268,8 @@ async fn maintenance_loop(state: AppState) {
         if let Err(e) = crate::db::oauth_states::prune(&state.db).await {
             tracing::warn!(error = %e, "pruning expired OAuth states failed");
         }
-        if let Err(e) = crate::db::audit::prune(&state.db, state.config.audit_retention_days).await {
+        if let Err(e) = crate::db::audit::prune(&state.db, state.config.audit_retention_days).await
+        {
             tracing::warn!(error = %e, "pruning the audit log failed");
         }
     }

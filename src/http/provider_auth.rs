@@ -64,7 +64,9 @@ impl CallbackParams {
         let mut values = HashMap::new();
         if let Some(q) = raw {
             for (k, v) in url::form_urlencoded::parse(q.as_bytes()).take(32) {
-                values.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+                values
+                    .entry(k.into_owned())
+                    .or_insert_with(|| v.into_owned());
             }
         }
         Self { values }
@@ -84,7 +86,11 @@ impl CallbackParams {
 }
 
 fn refuse(provider: Provider, code: &'static str) -> Response {
-    tracing::info!(provider = provider.as_str(), reason = code, "link callback refused");
+    tracing::info!(
+        provider = provider.as_str(),
+        reason = code,
+        "link callback refused"
+    );
     refused(code)
 }
 
@@ -175,15 +181,22 @@ async fn spotify_login(State(state): State<AppState>, user: CurrentUser) -> AppR
         return Ok(refused("not_configured"));
     };
     let auth = client.authorize();
-    begin_round_trip(&state, &user, Provider::Spotify, &auth.state, Some(&auth.verifier)).await?;
+    begin_round_trip(
+        &state,
+        &user,
+        Provider::Spotify,
+        &auth.state,
+        Some(&auth.verifier),
+    )
+    .await?;
     Ok(Redirect::to(auth.url.as_str()).into_response())
 }
 
 fn spotify_refusal(e: SpotifyError) -> &'static str {
     match e {
-        SpotifyError::InvalidGrant | SpotifyError::TokenRequestRefused | SpotifyError::Unauthorized => {
-            "exchange_refused"
-        }
+        SpotifyError::InvalidGrant
+        | SpotifyError::TokenRequestRefused
+        | SpotifyError::Unauthorized => "exchange_refused",
         SpotifyError::ClientRejected => "spotify_client",
         SpotifyError::Forbidden => "spotify_account",
         SpotifyError::RateLimited { .. } => "rate_limited",
@@ -288,9 +301,10 @@ fn lastfm_refusal(e: LastfmError) -> &'static str {
         LastfmError::ApiKeyRefused(_) => "lastfm_api_key",
         LastfmError::RateLimited => "rate_limited",
         LastfmError::Unreachable => "unreachable",
-        LastfmError::Unavailable(_) | LastfmError::Api(_) | LastfmError::Server(_) | LastfmError::BadResponse => {
-            "provider_error"
-        }
+        LastfmError::Unavailable(_)
+        | LastfmError::Api(_)
+        | LastfmError::Server(_)
+        | LastfmError::BadResponse => "provider_error",
     }
 }
 
@@ -385,8 +399,10 @@ struct ConnectForm {
 
 const LB_BAD_SHAPE: &str = "That does not look like a ListenBrainz user token. Copy the \"User token\" from listenbrainz.org/settings and paste it here.";
 const LB_INVALID: &str = "ListenBrainz does not accept this token. Copy the \"User token\" again from listenbrainz.org/settings (it changes when you reset it).";
-const LB_UNREACHABLE: &str = "ListenBrainz could not be reached. Nothing was stored; try again in a moment.";
-const LB_SERVER: &str = "ListenBrainz had a problem answering. Nothing was stored; try again later.";
+const LB_UNREACHABLE: &str =
+    "ListenBrainz could not be reached. Nothing was stored; try again in a moment.";
+const LB_SERVER: &str =
+    "ListenBrainz had a problem answering. Nothing was stored; try again later.";
 
 async fn listenbrainz_connect(
     State(state): State<AppState>,
@@ -460,7 +476,10 @@ mod tests {
         assert!(p.has("code"));
         assert!(!p.has("error"));
         let long = format!("state={}", "x".repeat(200));
-        assert_eq!(CallbackParams::parse(Some(&long)).get("state", MAX_STATE_LEN), None);
+        assert_eq!(
+            CallbackParams::parse(Some(&long)).get("state", MAX_STATE_LEN),
+            None
+        );
         assert!(CallbackParams::parse(None).values.is_empty());
     }
 }

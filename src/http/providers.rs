@@ -44,14 +44,28 @@ pub fn notice(code: &'static str) -> Response {
 /// value is never echoed.
 pub fn error_text(code: &str) -> &'static str {
     match code {
-        "signed_out" => "Your session ended before the service answered. Sign in, then start linking again.",
-        "state_missing" => "The service's answer carried no state, so it was refused. Start linking again from this page.",
-        "state_invalid" => "This answer does not belong to a link attempt of this browser session (unknown, already used, or started elsewhere), so it was refused. Start linking again from this page.",
-        "state_expired" => "This link attempt is older than 10 minutes, so it was refused. Start linking again.",
+        "signed_out" => {
+            "Your session ended before the service answered. Sign in, then start linking again."
+        }
+        "state_missing" => {
+            "The service's answer carried no state, so it was refused. Start linking again from this page."
+        }
+        "state_invalid" => {
+            "This answer does not belong to a link attempt of this browser session (unknown, already used, or started elsewhere), so it was refused. Start linking again from this page."
+        }
+        "state_expired" => {
+            "This link attempt is older than 10 minutes, so it was refused. Start linking again."
+        }
         "denied" => "Access was not granted at the service. Nothing was linked.",
-        "code_missing" => "The service's answer carried no authorization, so it was refused. Start linking again.",
-        "exchange_refused" => "Spotify refused to complete the link (the authorization may have expired). Start linking again.",
-        "token_refused" => "Last.fm refused the authorization (it may have expired or not been granted). Start linking again.",
+        "code_missing" => {
+            "The service's answer carried no authorization, so it was refused. Start linking again."
+        }
+        "exchange_refused" => {
+            "Spotify refused to complete the link (the authorization may have expired). Start linking again."
+        }
+        "token_refused" => {
+            "Last.fm refused the authorization (it may have expired or not been granted). Start linking again."
+        }
         "unreachable" => "The service could not be reached. Try again in a moment.",
         "rate_limited" => "The service asked Spotter to slow down. Try again in a few minutes.",
         "provider_error" => "The service gave an unexpected answer. Try again later.",
@@ -69,9 +83,15 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "linked-spotify" => "Spotify is linked.",
         "linked-lastfm" => "Last.fm is linked.",
         "linked-listenbrainz" => "ListenBrainz is linked.",
-        "unlinked-spotify" => "Spotify is disconnected: its tokens were deleted from this server. Spotify offers no way to revoke them from here; to remove Spotter's access, use \"Manage apps\" in your Spotify account.",
-        "unlinked-lastfm" => "Last.fm is disconnected: its session key was deleted from this server. To remove Spotter's access, use \"Applications\" in your Last.fm settings.",
-        "unlinked-listenbrainz" => "ListenBrainz is disconnected: the token was deleted from this server. To invalidate it everywhere, reset your user token on ListenBrainz.",
+        "unlinked-spotify" => {
+            "Spotify is disconnected: its tokens were deleted from this server. Spotify offers no way to revoke them from here; to remove Spotter's access, use \"Manage apps\" in your Spotify account."
+        }
+        "unlinked-lastfm" => {
+            "Last.fm is disconnected: its session key was deleted from this server. To remove Spotter's access, use \"Applications\" in your Last.fm settings."
+        }
+        "unlinked-listenbrainz" => {
+            "ListenBrainz is disconnected: the token was deleted from this server. To invalidate it everywhere, reset your user token on ListenBrainz."
+        }
         "test-ok" => "The connection works.",
         "test-failed" => "The connection test failed: see the service's state below.",
         _ => return None,
@@ -177,8 +197,12 @@ fn configured(state: &AppState, p: Provider) -> bool {
 
 fn setup_hint(p: Provider) -> &'static str {
     match p {
-        Provider::Spotify => "Set SPOTTER_SPOTIFY_CLIENT_ID (and optionally SPOTTER_SPOTIFY_CLIENT_SECRET) from a Spotify app, then restart. The README explains how.",
-        Provider::Lastfm => "Set SPOTTER_LASTFM_API_KEY and SPOTTER_LASTFM_SHARED_SECRET from a Last.fm API account, then restart. The README explains how.",
+        Provider::Spotify => {
+            "Set SPOTTER_SPOTIFY_CLIENT_ID (and optionally SPOTTER_SPOTIFY_CLIENT_SECRET) from a Spotify app, then restart. The README explains how."
+        }
+        Provider::Lastfm => {
+            "Set SPOTTER_LASTFM_API_KEY and SPOTTER_LASTFM_SHARED_SECRET from a Last.fm API account, then restart. The README explains how."
+        }
         Provider::Listenbrainz | Provider::Navidrome => "",
     }
 }
@@ -194,10 +218,18 @@ fn link_target(p: Provider) -> (Option<&'static str>, &'static str) {
 
 fn disconnect_note(p: Provider) -> Option<&'static str> {
     match p {
-        Provider::Spotify => Some("Spotify has no token revocation endpoint: Disconnect deletes the tokens stored here; remove the app under \"Manage apps\" in your Spotify account to revoke access there too."),
-        Provider::Lastfm => Some("Disconnect deletes the session key stored here; revoke the application in your Last.fm settings to end it there too."),
-        Provider::Listenbrainz => Some("Disconnect deletes the token stored here; reset your user token on ListenBrainz to invalidate it everywhere."),
-        Provider::Navidrome => Some("Navidrome is the account you sign in with. Signing out keeps the stored password for background work; the command spotter clear-credentials deletes it."),
+        Provider::Spotify => Some(
+            "Spotify has no token revocation endpoint: Disconnect deletes the tokens stored here; remove the app under \"Manage apps\" in your Spotify account to revoke access there too.",
+        ),
+        Provider::Lastfm => Some(
+            "Disconnect deletes the session key stored here; revoke the application in your Last.fm settings to end it there too.",
+        ),
+        Provider::Listenbrainz => Some(
+            "Disconnect deletes the token stored here; reset your user token on ListenBrainz to invalidate it everywhere.",
+        ),
+        Provider::Navidrome => Some(
+            "Navidrome is the account you sign in with. Signing out keeps the stored password for background work; the command spotter clear-credentials deletes it.",
+        ),
     }
 }
 
@@ -370,12 +402,25 @@ mod tests {
     #[test]
     fn spotify_redirect_rules() {
         let u = |s: &str| Url::parse(s).unwrap();
-        assert!(spotify_redirect_warning(&u("https://music.example.org/auth/spotify/callback")).is_none());
-        assert!(spotify_redirect_warning(&u("http://127.0.0.1:8080/auth/spotify/callback")).is_none());
+        assert!(
+            spotify_redirect_warning(&u("https://music.example.org/auth/spotify/callback"))
+                .is_none()
+        );
+        assert!(
+            spotify_redirect_warning(&u("http://127.0.0.1:8080/auth/spotify/callback")).is_none()
+        );
         assert!(spotify_redirect_warning(&u("http://[::1]:8080/auth/spotify/callback")).is_none());
-        assert!(spotify_redirect_warning(&u("http://localhost:8080/auth/spotify/callback")).unwrap().contains("localhost"));
-        assert!(spotify_redirect_warning(&u("http://192.168.1.5:8080/auth/spotify/callback")).is_some());
-        assert!(lastfm_redirect_warning(&u("http://localhost:8080/auth/lastfm/callback")).is_none());
+        assert!(
+            spotify_redirect_warning(&u("http://localhost:8080/auth/spotify/callback"))
+                .unwrap()
+                .contains("localhost")
+        );
+        assert!(
+            spotify_redirect_warning(&u("http://192.168.1.5:8080/auth/spotify/callback")).is_some()
+        );
+        assert!(
+            lastfm_redirect_warning(&u("http://localhost:8080/auth/lastfm/callback")).is_none()
+        );
         assert!(lastfm_redirect_warning(&u("http://nas.lan/auth/lastfm/callback")).is_some());
     }
 

@@ -22,8 +22,14 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/preferences/security", get(security_page))
-        .route("/preferences/security/sessions/{id}/revoke", post(revoke_one))
-        .route("/preferences/security/sessions/revoke-others", post(revoke_others))
+        .route(
+            "/preferences/security/sessions/{id}/revoke",
+            post(revoke_one),
+        )
+        .route(
+            "/preferences/security/sessions/revoke-others",
+            post(revoke_others),
+        )
 }
 
 struct SessionRow {
@@ -137,7 +143,11 @@ async fn revoke_one(
             kind: AuditKind::SessionRevoked,
             username: &user.username,
             client_ip: &ip,
-            detail: if is_current { "this session" } else { "another session" },
+            detail: if is_current {
+                "this session"
+            } else {
+                "another session"
+            },
         },
     )
     .await?;

@@ -18,7 +18,12 @@ pub const SESSION_COOKIE: &str = "spotter_token";
 pub const PRE_SESSION_COOKIE: &str = "spotter_pre";
 
 /// Build a cookie with the house flags: HttpOnly, Secure (per config), SameSite=Lax, Path=/.
-pub fn cookie(config: &Config, name: &'static str, value: String, max_age_secs: i64) -> Cookie<'static> {
+pub fn cookie(
+    config: &Config,
+    name: &'static str,
+    value: String,
+    max_age_secs: i64,
+) -> Cookie<'static> {
     Cookie::build((name, value))
         .path("/")
         .http_only(true)
@@ -89,7 +94,8 @@ pub async fn resolve_session(
         return Ok(None);
     };
     let now = db::now();
-    let idle = i64::try_from(state.config.security.session_idle_timeout.as_secs()).unwrap_or(i64::MAX);
+    let idle =
+        i64::try_from(state.config.security.session_idle_timeout.as_secs()).unwrap_or(i64::MAX);
     if session.user_id != token.user_id || session.expires_at <= now {
         return Ok(None);
     }
@@ -123,8 +129,13 @@ where
         let state = AppState::from_ref(state);
         let cookies = Cookies::from_request_parts(parts, &state)
             .await
-            .map_err(|_| AuthRejection::Error(AppError::Internal(anyhow::anyhow!("cookie layer missing"))))?;
-        match resolve_session(&state, &cookies).await.map_err(AuthRejection::Error)? {
+            .map_err(|_| {
+                AuthRejection::Error(AppError::Internal(anyhow::anyhow!("cookie layer missing")))
+            })?;
+        match resolve_session(&state, &cookies)
+            .await
+            .map_err(AuthRejection::Error)?
+        {
             Some(user) => Ok(user),
             None => {
                 if cookies.get(SESSION_COOKIE).is_some() {
@@ -146,7 +157,10 @@ pub fn pre_session_id(state: &AppState, cookies: &Cookies) -> String {
     let signed = cookies.signed(&state.cookie_key);
     if let Some(c) = signed.get(PRE_SESSION_COOKIE) {
         let v = c.value();
-        if v.len() == 43 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        if v.len() == 43
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
             return v.to_owned();
         }
     }
@@ -156,7 +170,10 @@ pub fn pre_session_id(state: &AppState, cookies: &Cookies) -> String {
 }
 
 /// The pre-session id if a valid signed cookie is present (never creates one).
-pub fn existing_pre_session_id(cookie_key: &tower_cookies::Key, cookies: &Cookies) -> Option<String> {
+pub fn existing_pre_session_id(
+    cookie_key: &tower_cookies::Key,
+    cookies: &Cookies,
+) -> Option<String> {
     cookies
         .signed(cookie_key)
         .get(PRE_SESSION_COOKIE)
@@ -166,4 +183,3 @@ pub fn existing_pre_session_id(cookie_key: &tower_cookies::Key, cookies: &Cookie
 pub fn csrf_for_pre_session(csrf: &CsrfKey, id: &str) -> String {
     csrf.token(Binding::PreSession(id))
 }
-

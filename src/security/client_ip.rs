@@ -130,7 +130,10 @@ mod tests {
         let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-proto", HeaderValue::from_static("https, http"));
-        h.insert("x-forwarded-host", HeaderValue::from_static("evil.example, music.example.org"));
+        h.insert(
+            "x-forwarded-host",
+            HeaderValue::from_static("evil.example, music.example.org"),
+        );
         let c = resolve(peer, &h, &loopback());
         assert_eq!(c.scheme, "http");
         assert_eq!(c.host.as_deref(), Some("music.example.org"));

@@ -13,7 +13,8 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// Derive a sub-key from the JWT secret for one purpose, so keys never overlap.
 pub fn derive_key(secret: &SecretString, purpose: &str) -> Vec<u8> {
-    let mut mac = match <Hmac<Sha512> as KeyInit>::new_from_slice(secret.expose_secret().as_bytes()) {
+    let mut mac = match <Hmac<Sha512> as KeyInit>::new_from_slice(secret.expose_secret().as_bytes())
+    {
         Ok(m) => m,
         Err(_) => unreachable!("HMAC accepts keys of any length"),
     };
@@ -82,8 +83,7 @@ pub fn same_origin(base: &Url, origin: Option<&str>, referer: Option<&str>) -> b
         return origin.trim() == ours;
     }
     if let Some(referer) = referer {
-        return Url::parse(referer.trim())
-            .is_ok_and(|r| r.origin().ascii_serialization() == ours);
+        return Url::parse(referer.trim()).is_ok_and(|r| r.origin().ascii_serialization() == ours);
     }
     true
 }
@@ -110,7 +110,8 @@ mod tests {
 
     #[test]
     fn other_secret_gives_other_tokens() {
-        let other = CsrfKey::from_secret(&SecretString::from("another-secret-0123456789abcdef-xyz"));
+        let other =
+            CsrfKey::from_secret(&SecretString::from("another-secret-0123456789abcdef-xyz"));
         let t = key().token(Binding::Session("a"));
         assert!(!other.verify(Binding::Session("a"), &t));
     }
@@ -122,11 +123,19 @@ mod tests {
         assert!(!same_origin(&base, Some("https://evil.example"), None));
         assert!(!same_origin(&base, Some("null"), None));
         assert!(!same_origin(&base, Some("http://music.example.org"), None));
-        assert!(same_origin(&base, None, Some("https://music.example.org/spotter/x")));
+        assert!(same_origin(
+            &base,
+            None,
+            Some("https://music.example.org/spotter/x")
+        ));
         assert!(!same_origin(&base, None, Some("https://evil.example/")));
         assert!(!same_origin(&base, None, Some("not a url")));
         assert!(same_origin(&base, None, None));
         // Origin wins over Referer.
-        assert!(!same_origin(&base, Some("https://evil.example"), Some("https://music.example.org/")));
+        assert!(!same_origin(
+            &base,
+            Some("https://evil.example"),
+            Some("https://music.example.org/")
+        ));
     }
 }

@@ -16,7 +16,9 @@ pub struct LoginLimiter {
 
 impl std::fmt::Debug for LoginLimiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginLimiter").field("tracked", &self.limiter.len()).finish()
+        f.debug_struct("LoginLimiter")
+            .field("tracked", &self.limiter.len())
+            .finish()
     }
 }
 

@@ -108,7 +108,9 @@ mod tests {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     fn tokens() -> SessionTokens {
-        SessionTokens::new(&SecretString::from("a-test-secret-that-is-long-enough-1234"))
+        SessionTokens::new(&SecretString::from(
+            "a-test-secret-that-is-long-enough-1234",
+        ))
     }
 
     #[test]
@@ -126,7 +128,9 @@ mod tests {
     fn expired_is_refused() {
         let t = tokens();
         let now = crate::db::now();
-        let jwt = t.issue(UserId(3), &SessionId::new_random(), now - 7200, 3600).unwrap();
+        let jwt = t
+            .issue(UserId(3), &SessionId::new_random(), now - 7200, 3600)
+            .unwrap();
         assert!(t.verify(&jwt).is_none());
     }
 
@@ -134,13 +138,16 @@ mod tests {
     fn not_yet_valid_is_refused() {
         let t = tokens();
         let now = crate::db::now();
-        let jwt = t.issue(UserId(3), &SessionId::new_random(), now + 3600, 7200).unwrap();
+        let jwt = t
+            .issue(UserId(3), &SessionId::new_random(), now + 3600, 7200)
+            .unwrap();
         assert!(t.verify(&jwt).is_none());
     }
 
     #[test]
     fn other_secret_is_refused() {
-        let other = SessionTokens::new(&SecretString::from("another-secret-that-is-long-enough-99"));
+        let other =
+            SessionTokens::new(&SecretString::from("another-secret-that-is-long-enough-99"));
         let jwt = other
             .issue(UserId(3), &SessionId::new_random(), crate::db::now(), 3600)
             .unwrap();
@@ -184,14 +191,21 @@ mod tests {
     fn each_missing_or_wrong_claim_is_refused() {
         let secret = "a-test-secret-that-is-long-enough-1234";
         let sign = |c: &serde_json::Value| {
-            encode(&Header::new(Algorithm::HS256), c, &EncodingKey::from_secret(secret.as_bytes()))
-                .unwrap()
+            encode(
+                &Header::new(Algorithm::HS256),
+                c,
+                &EncodingKey::from_secret(secret.as_bytes()),
+            )
+            .unwrap()
         };
         assert!(tokens().verify(&sign(&good_claims())).is_some());
         for claim in ["iss", "aud", "sub", "iat", "nbf", "exp", "jti"] {
             let mut c = good_claims();
             c.as_object_mut().unwrap().remove(claim);
-            assert!(tokens().verify(&sign(&c)).is_none(), "missing {claim} accepted");
+            assert!(
+                tokens().verify(&sign(&c)).is_none(),
+                "missing {claim} accepted"
+            );
         }
         for (claim, value) in [
             ("iss", serde_json::json!("evil")),

@@ -18,20 +18,36 @@ async fn login_with_the_real_peer_sets_a_hardened_cookie() {
     let mut attrs: Vec<String> = cookie
         .split(';')
         .skip(1)
-        .map(|a| a.trim().split('=').next().unwrap_or_default().to_ascii_lowercase())
+        .map(|a| {
+            a.trim()
+                .split('=')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase()
+        })
         .collect();
     attrs.sort();
-    assert_eq!(attrs, vec!["httponly", "max-age", "path", "samesite", "secure"], "{cookie}");
+    assert_eq!(
+        attrs,
+        vec!["httponly", "max-age", "path", "samesite", "secure"],
+        "{cookie}"
+    );
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
     assert!(cookie.contains("Path=/"), "{cookie}");
     assert!(cookie.contains("Max-Age=86400"), "{cookie}");
     // The pre-session cookie is gone after login (new identity, no fixation).
-    assert!(resp.set_cookie("spotter_pre").is_some_and(|c| c.contains("Max-Age=0")));
+    assert!(
+        resp.set_cookie("spotter_pre")
+            .is_some_and(|c| c.contains("Max-Age=0"))
+    );
 
     let home = b.get("/").await;
     assert_eq!(home.status, 200);
     assert!(home.body.contains(&format!("Welcome, {}", p.user)));
-    assert!(home.body.contains("Connected"), "stored password works for background calls");
+    assert!(
+        home.body.contains("Connected"),
+        "stored password works for background calls"
+    );
 }
 
 #[tokio::test]
@@ -54,7 +70,14 @@ async fn wrong_password_gets_the_generic_message_and_an_audit_row() {
     assert!(resp.body.contains(GENERIC));
     assert!(resp.set_cookie("spotter_token").is_none());
     assert!(!b.cookies.contains_key("spotter_token"));
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM audit_events WHERE kind = 'login_failed'").await, 1);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_events WHERE kind = 'login_failed'"
+        )
+        .await,
+        1
+    );
     assert_eq!(count(&app, "SELECT COUNT(*) FROM users").await, 0);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM sessions").await, 0);
     // Unknown user: same message.
@@ -74,7 +97,14 @@ async fn a_second_account_is_refused() {
     assert!(resp.body.contains(GENERIC));
     assert!(!other.cookies.contains_key("spotter_token"));
     assert_eq!(count(&app, "SELECT COUNT(*) FROM users").await, 1);
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM audit_events WHERE kind = 'login_refused'").await, 1);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_events WHERE kind = 'login_refused'"
+        )
+        .await,
+        1
+    );
     // The owner can still sign in again.
     Browser::new(&app).login_ok(&p.user, &p.password).await;
 }
@@ -85,7 +115,9 @@ async fn allowed_users_list_is_enforced() {
     let app = spawn_app(Options::with_peer().set("security.allowed_users", &p.guest_user)).await;
     let mut b = Browser::new(&app);
     assert_eq!(b.login(&p.user, &p.password).await.status, 403);
-    Browser::new(&app).login_ok(&p.guest_user, &p.guest_password).await;
+    Browser::new(&app)
+        .login_ok(&p.guest_user, &p.guest_password)
+        .await;
 }
 
 #[tokio::test]
@@ -107,17 +139,26 @@ async fn eleventh_attempt_in_a_minute_is_429() {
 async fn spoofed_forwarded_for_from_an_untrusted_peer_does_not_bypass_the_limit() {
     let p = peer();
     // Loopback is not trusted here, so X-Forwarded-For from the test client is ignored.
-    let app = spawn_app(Options::with_peer().set("security.trusted_proxies", "10.255.0.0/16")).await;
+    let app =
+        spawn_app(Options::with_peer().set("security.trusted_proxies", "10.255.0.0/16")).await;
     let mut b = Browser::new(&app);
     for i in 0..10 {
-        b.extra_headers.insert("x-forwarded-for", format!("198.51.100.{i}").parse().unwrap());
+        b.extra_headers.insert(
+            "x-forwarded-for",
+            format!("198.51.100.{i}").parse().unwrap(),
+        );
         assert_eq!(b.login(&p.user, "wrong").await.status, 401, "attempt {i}");
     }
-    b.extra_headers.insert("x-forwarded-for", "198.51.100.99".parse().unwrap());
+    b.extra_headers
+        .insert("x-forwarded-for", "198.51.100.99".parse().unwrap());
     assert_eq!(b.login(&p.user, &p.password).await.status, 429);
     // The audit log recorded the real peer, not the spoofed header.
     assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM audit_events WHERE client_ip <> '127.0.0.1'").await,
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_events WHERE client_ip <> '127.0.0.1'"
+        )
+        .await,
         0
     );
 }
@@ -127,7 +168,8 @@ async fn forwarded_for_from_a_trusted_proxy_is_the_client() {
     let p = peer();
     let app = spawn_app(Options::with_peer()).await; // loopback trusted by default
     let mut b = Browser::new(&app);
-    b.extra_headers.insert("x-forwarded-for", "203.0.113.7".parse().unwrap());
+    b.extra_headers
+        .insert("x-forwarded-for", "203.0.113.7".parse().unwrap());
     b.login_ok(&p.user, &p.password).await;
     assert_eq!(
         count(&app, "SELECT COUNT(*) FROM audit_events WHERE kind = 'login_ok' AND client_ip = '203.0.113.7'").await,
@@ -181,7 +223,8 @@ async fn ping_uses_token_auth_with_a_fresh_salt() {
     let reqs = server.received_requests().await.unwrap();
     let mut salts = Vec::new();
     for r in &reqs {
-        let q: std::collections::HashMap<String, String> = r.url.query_pairs().into_owned().collect();
+        let q: std::collections::HashMap<String, String> =
+            r.url.query_pairs().into_owned().collect();
         assert_eq!(q["u"], "demo");
         assert_eq!(q["c"], "spotter");
         assert_eq!(q["f"], "json");
@@ -224,7 +267,16 @@ async fn dashboard_reports_a_password_changed_in_navidrome() {
         .await;
     app.state.navidrome_status.clear();
     let page = b.get("/").await;
-    assert!(page.body.contains("Navidrome refuses the stored password"), "{}", page.body);
+    assert!(
+        page.body.contains("Navidrome refuses the stored password"),
+        "{}",
+        page.body
+    );
     // Cached: a second view does not call Navidrome again (expect(1) above).
-    assert!(b.get("/").await.body.contains("refuses the stored password"));
+    assert!(
+        b.get("/")
+            .await
+            .body
+            .contains("refuses the stored password")
+    );
 }

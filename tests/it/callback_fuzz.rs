@@ -53,37 +53,62 @@ fn arbitrary_queries_at_both_callbacks_are_refused_calmly() {
         failure_persistence: None,
         ..Config::default()
     });
-    let result = runner.run(&(query(), any::<bool>(), any::<bool>()), |(q, signed_in, lastfm)| {
-        let cb = if lastfm { "lastfm" } else { "spotify" };
-        let Ok(url) = reqwest::Url::parse(&format!("{}/auth/{cb}/callback?{q}", app.base)) else {
-            return Ok(());
-        };
-        rt.block_on(async {
-            let mut req = app.http.get(url);
-            if signed_in {
-                req = req.header("cookie", &session_cookie);
-            }
-            let resp = req.send().await.map_err(|e| TestCaseError::fail(format!("{e}")))?;
-            let status = resp.status().as_u16();
-            prop_assert!(status < 500, "{cb} {q:?} -> {status}");
-            prop_assert_eq!(status, 303, "{} {:?}", cb, q);
-            let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default();
-            prop_assert!(location.starts_with("/preferences/providers?error="), "{} {:?} -> {}", cb, q, location);
-            for c in resp.headers().get_all("set-cookie") {
-                let c = c.to_str().unwrap_or_default();
-                prop_assert!(!c.starts_with("spotter_token=") || c.contains("Max-Age=0"), "{c}");
-            }
-            let links = count(&app, "SELECT COUNT(*) FROM provider_links").await;
-            prop_assert_eq!(links, 0, "{} {:?} stored a link", cb, q);
-            Ok(())
-        })
-    });
+    let result = runner.run(
+        &(query(), any::<bool>(), any::<bool>()),
+        |(q, signed_in, lastfm)| {
+            let cb = if lastfm { "lastfm" } else { "spotify" };
+            let Ok(url) = reqwest::Url::parse(&format!("{}/auth/{cb}/callback?{q}", app.base))
+            else {
+                return Ok(());
+            };
+            rt.block_on(async {
+                let mut req = app.http.get(url);
+                if signed_in {
+                    req = req.header("cookie", &session_cookie);
+                }
+                let resp = req
+                    .send()
+                    .await
+                    .map_err(|e| TestCaseError::fail(format!("{e}")))?;
+                let status = resp.status().as_u16();
+                prop_assert!(status < 500, "{cb} {q:?} -> {status}");
+                prop_assert_eq!(status, 303, "{} {:?}", cb, q);
+                let location = resp
+                    .headers()
+                    .get("location")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                prop_assert!(
+                    location.starts_with("/preferences/providers?error="),
+                    "{} {:?} -> {}",
+                    cb,
+                    q,
+                    location
+                );
+                for c in resp.headers().get_all("set-cookie") {
+                    let c = c.to_str().unwrap_or_default();
+                    prop_assert!(
+                        !c.starts_with("spotter_token=") || c.contains("Max-Age=0"),
+                        "{c}"
+                    );
+                }
+                let links = count(&app, "SELECT COUNT(*) FROM provider_links").await;
+                prop_assert_eq!(links, 0, "{} {:?} stored a link", cb, q);
+                Ok(())
+            })
+        },
+    );
     if let Err(e) = result {
         panic!("{e}");
     }
     rt.block_on(async {
-        let calls = f.spotify.received_requests().await.unwrap().len() + f.lastfm.received_requests().await.unwrap().len();
+        let calls = f.spotify.received_requests().await.unwrap().len()
+            + f.lastfm.received_requests().await.unwrap().len();
         assert_eq!(calls, 0, "a fuzzed callback reached a provider");
-        assert_eq!(count(&app, "SELECT COUNT(*) FROM oauth_states").await, 2, "live states untouched");
+        assert_eq!(
+            count(&app, "SELECT COUNT(*) FROM oauth_states").await,
+            2,
+            "live states untouched"
+        );
     });
 }

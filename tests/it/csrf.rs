@@ -32,18 +32,30 @@ async fn foreign_or_null_origin_is_refused_even_with_a_valid_token() {
     let mut b = signed_in(&app).await;
     let token = b.csrf().await;
     for origin in ["https://evil.example", "null", "http://127.0.0.1:1"] {
-        let r = b.post_with("/logout", &[("csrf_token", &token)], Some(origin)).await;
+        let r = b
+            .post_with("/logout", &[("csrf_token", &token)], Some(origin))
+            .await;
         assert_eq!(r.status, 403, "origin {origin}");
     }
     // Foreign Referer without Origin.
-    b.extra_headers.insert("referer", "https://evil.example/page".parse().unwrap());
-    let r = b.post_with("/logout", &[("csrf_token", &token)], None).await;
+    b.extra_headers
+        .insert("referer", "https://evil.example/page".parse().unwrap());
+    let r = b
+        .post_with("/logout", &[("csrf_token", &token)], None)
+        .await;
     assert_eq!(r.status, 403);
     b.extra_headers.clear();
     assert_eq!(sessions(&app).await, 1);
     // Same-origin Referer without Origin is fine.
-    b.extra_headers.insert("referer", format!("{}/preferences/security", app.base).parse().unwrap());
-    let r = b.post_with("/logout", &[("csrf_token", &token)], None).await;
+    b.extra_headers.insert(
+        "referer",
+        format!("{}/preferences/security", app.base)
+            .parse()
+            .unwrap(),
+    );
+    let r = b
+        .post_with("/logout", &[("csrf_token", &token)], None)
+        .await;
     assert_eq!(r.status, 303);
     assert_eq!(sessions(&app).await, 0);
 }
@@ -54,11 +66,21 @@ async fn a_token_from_another_session_is_refused() {
     let mut a = signed_in(&app).await;
     let mut b = signed_in(&app).await;
     let token_a = a.csrf().await;
-    let r = b.post("/preferences/security/sessions/revoke-others", &[("csrf_token", &token_a)]).await;
+    let r = b
+        .post(
+            "/preferences/security/sessions/revoke-others",
+            &[("csrf_token", &token_a)],
+        )
+        .await;
     assert_eq!(r.status, 403);
     assert_eq!(sessions(&app).await, 2);
     let token_b = b.csrf().await;
-    let r = b.post("/preferences/security/sessions/revoke-others", &[("csrf_token", &token_b)]).await;
+    let r = b
+        .post(
+            "/preferences/security/sessions/revoke-others",
+            &[("csrf_token", &token_b)],
+        )
+        .await;
     assert_eq!(r.status, 303);
     assert_eq!(sessions(&app).await, 1);
 }
@@ -68,7 +90,8 @@ async fn header_token_works_for_scripts() {
     let app = spawn_app(Options::with_peer()).await;
     let mut b = signed_in(&app).await;
     let token = b.csrf().await;
-    b.extra_headers.insert("x-csrf-token", token.parse().unwrap());
+    b.extra_headers
+        .insert("x-csrf-token", token.parse().unwrap());
     let r = b.post_with("/logout", &[], Some(&app.base.clone())).await;
     assert_eq!(r.status, 303);
     assert_eq!(sessions(&app).await, 0);
@@ -81,7 +104,14 @@ async fn login_form_needs_its_pre_session_token() {
     let mut b = Browser::new(&app);
     // No pre-session cookie at all.
     let r = b
-        .post("/login", &[("username", &p.user), ("password", &p.password), ("csrf_token", "x")])
+        .post(
+            "/login",
+            &[
+                ("username", &p.user),
+                ("password", &p.password),
+                ("csrf_token", "x"),
+            ],
+        )
         .await;
     assert_eq!(r.status, 403);
     // A token from another browser's login page.
@@ -89,16 +119,31 @@ async fn login_form_needs_its_pre_session_token() {
     let foreign = other.get("/auth/login").await.csrf();
     b.get("/auth/login").await;
     let r = b
-        .post("/login", &[("username", &p.user), ("password", &p.password), ("csrf_token", &foreign)])
+        .post(
+            "/login",
+            &[
+                ("username", &p.user),
+                ("password", &p.password),
+                ("csrf_token", &foreign),
+            ],
+        )
         .await;
     assert_eq!(r.status, 403);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM users").await, 0);
     // A tampered pre-session cookie is not accepted either.
     let real = b.get("/auth/login").await.csrf();
     let pre = b.cookies.get("spotter_pre").cloned().unwrap();
-    b.cookies.insert("spotter_pre".into(), format!("A{}", &pre[1..]));
+    b.cookies
+        .insert("spotter_pre".into(), format!("A{}", &pre[1..]));
     let r = b
-        .post("/login", &[("username", &p.user), ("password", &p.password), ("csrf_token", &real)])
+        .post(
+            "/login",
+            &[
+                ("username", &p.user),
+                ("password", &p.password),
+                ("csrf_token", &real),
+            ],
+        )
         .await;
     assert_eq!(r.status, 403);
     assert_eq!(sessions(&app).await, 0);

@@ -51,7 +51,9 @@ pub fn query_param(location: &str, name: &str) -> Option<String> {
     let url = url::Url::parse(location)
         .or_else(|_| url::Url::parse("http://x").unwrap().join(location))
         .ok()?;
-    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }
 
 /// A form-encoded request body as pairs.
@@ -60,11 +62,18 @@ pub fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
 }
 
 pub fn form_value(body: &[u8], name: &str) -> Option<String> {
-    form_pairs(body).into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    form_pairs(body)
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
 }
 
 /// Decrypt a stored credential of the owner (user 1) in `provider_links`.
-pub async fn stored_link_secret(app: &TestApp, column: &EncryptedColumn, provider: &str) -> Option<String> {
+pub async fn stored_link_secret(
+    app: &TestApp,
+    column: &EncryptedColumn,
+    provider: &str,
+) -> Option<String> {
     let sql = format!(
         "SELECT {} FROM provider_links WHERE user_id = 1 AND provider = '{provider}'",
         column.column
@@ -74,18 +83,34 @@ pub async fn stored_link_secret(app: &TestApp, column: &EncryptedColumn, provide
         .await
         .unwrap();
     let stored = stored.flatten()?;
-    assert!(stored.starts_with("enc:v2:"), "{} is not sealed: {stored}", column.column);
+    assert!(
+        stored.starts_with("enc:v2:"),
+        "{} is not sealed: {stored}",
+        column.column
+    );
     let row_key = format!("1:{provider}");
     let opened = app
         .state
         .cipher
-        .open_secret(FieldRef { column, row_key: &row_key }, &stored)
+        .open_secret(
+            FieldRef {
+                column,
+                row_key: &row_key,
+            },
+            &stored,
+        )
         .expect("stored credential decrypts with its row key");
     Some(spotter::crypto::expose(&opened).to_owned())
 }
 
 /// Mount the token endpoint's answer for one authorization code.
-pub async fn mount_code_exchange(mock: &MockServer, code: &str, access: &str, refresh: &str, expires_in: u64) {
+pub async fn mount_code_exchange(
+    mock: &MockServer,
+    code: &str,
+    access: &str,
+    refresh: &str,
+    expires_in: u64,
+) {
     Mock::given(method("POST"))
         .and(path("/api/token"))
         .and(body_string_contains("grant_type=authorization_code"))
@@ -122,7 +147,14 @@ pub async fn start_spotify(b: &mut Browser<'_>) -> String {
 }
 
 /// Link Spotify end to end with the given tokens.
-pub async fn link_spotify(b: &mut Browser<'_>, f: &Fakes, code: &str, access: &str, refresh: &str, expires_in: u64) {
+pub async fn link_spotify(
+    b: &mut Browser<'_>,
+    f: &Fakes,
+    code: &str,
+    access: &str,
+    refresh: &str,
+    expires_in: u64,
+) {
     mount_code_exchange(&f.spotify, code, access, refresh, expires_in).await;
     mount_me(&f.spotify, access, "Test Listener").await;
     let authorize = start_spotify(b).await;
@@ -131,7 +163,10 @@ pub async fn link_spotify(b: &mut Browser<'_>, f: &Fakes, code: &str, access: &s
         .get(&format!("/auth/spotify/callback?code={code}&state={state}"))
         .await;
     assert_eq!(r.status, 303, "{}", r.body);
-    assert_eq!(r.location(), Some("/preferences/providers?notice=linked-spotify"));
+    assert_eq!(
+        r.location(),
+        Some("/preferences/providers?notice=linked-spotify")
+    );
 }
 
 /// Start a Last.fm link; returns the nonce carried in the callback URL.
@@ -178,7 +213,9 @@ pub async fn answer_everything(f: &Fakes) {
         .await;
     Mock::given(method("GET"))
         .and(path("/v1/me"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "x", "display_name": "x"})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"id": "x", "display_name": "x"})),
+        )
         .mount(&f.spotify)
         .await;
     Mock::given(method("POST"))
@@ -198,7 +235,11 @@ pub fn secret(label: &str) -> String {
 /// Sign in, link all three services (with a Spotify refresh that rotates the refresh token, a
 /// refused replay, and a "Test connection" of each), and return every secret that crossed
 /// Spotter: tokens, codes, the PKCE verifier, states and nonces, the session key, the LB token.
-pub async fn run_all_flows(app: &TestApp, f: &Fakes, b: &mut Browser<'_>) -> Vec<(&'static str, String)> {
+pub async fn run_all_flows(
+    app: &TestApp,
+    f: &Fakes,
+    b: &mut Browser<'_>,
+) -> Vec<(&'static str, String)> {
     let p = peer();
     b.login_ok(&p.user, &p.password).await;
     let mut secrets: Vec<(&'static str, String)> = Vec::new();
@@ -210,8 +251,14 @@ pub async fn run_all_flows(app: &TestApp, f: &Fakes, b: &mut Browser<'_>) -> Vec
     let authorize = start_spotify(b).await;
     let state = query_param(&authorize, "state").unwrap();
     let cb = format!("/auth/spotify/callback?code={code}&state={state}");
-    assert_eq!(b.get(&cb).await.location(), Some("/preferences/providers?notice=linked-spotify"));
-    assert_eq!(b.get(&cb).await.location(), Some("/preferences/providers?error=state_invalid"));
+    assert_eq!(
+        b.get(&cb).await.location(),
+        Some("/preferences/providers?notice=linked-spotify")
+    );
+    assert_eq!(
+        b.get(&cb).await.location(),
+        Some("/preferences/providers?error=state_invalid")
+    );
     let verifier = f
         .spotify
         .received_requests()
@@ -235,7 +282,9 @@ pub async fn run_all_flows(app: &TestApp, f: &Fakes, b: &mut Browser<'_>) -> Vec
         .await
         .unwrap();
     let csrf = b.csrf().await;
-    let r = b.post("/preferences/spotify/test", &[("csrf_token", &csrf)]).await;
+    let r = b
+        .post("/preferences/spotify/test", &[("csrf_token", &csrf)])
+        .await;
     assert_eq!(r.location(), Some("/preferences/providers?notice=test-ok"));
     secrets.extend([
         ("Spotify code", code),
@@ -253,24 +302,47 @@ pub async fn run_all_flows(app: &TestApp, f: &Fakes, b: &mut Browser<'_>) -> Vec
     Mock::given(method("POST"))
         .and(path("/2.0/"))
         .and(body_string_contains("method=user.getInfo"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"user": {"name": "flow-listener"}})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"user": {"name": "flow-listener"}})),
+        )
         .mount(&f.lastfm)
         .await;
     let nonce = start_lastfm(b).await;
-    let r = b.get(&format!("/auth/lastfm/callback?state={nonce}&token={token}")).await;
-    assert_eq!(r.location(), Some("/preferences/providers?notice=linked-lastfm"));
-    let r = b.post("/preferences/lastfm/test", &[("csrf_token", &csrf)]).await;
+    let r = b
+        .get(&format!(
+            "/auth/lastfm/callback?state={nonce}&token={token}"
+        ))
+        .await;
+    assert_eq!(
+        r.location(),
+        Some("/preferences/providers?notice=linked-lastfm")
+    );
+    let r = b
+        .post("/preferences/lastfm/test", &[("csrf_token", &csrf)])
+        .await;
     assert_eq!(r.location(), Some("/preferences/providers?notice=test-ok"));
-    secrets.extend([("Last.fm nonce", nonce), ("Last.fm token", token), ("Last.fm session key", key)]);
+    secrets.extend([
+        ("Last.fm nonce", nonce),
+        ("Last.fm token", token),
+        ("Last.fm session key", key),
+    ]);
 
     // ListenBrainz.
     let lb = secret("lbtoken");
     mount_lb_validate(&f.listenbrainz, &lb, "flow-listener").await;
     let r = b
-        .post("/auth/listenbrainz/connect", &[("csrf_token", &csrf), ("token", &lb)])
+        .post(
+            "/auth/listenbrainz/connect",
+            &[("csrf_token", &csrf), ("token", &lb)],
+        )
         .await;
-    assert_eq!(r.location(), Some("/preferences/providers?notice=linked-listenbrainz"));
-    let r = b.post("/preferences/listenbrainz/test", &[("csrf_token", &csrf)]).await;
+    assert_eq!(
+        r.location(),
+        Some("/preferences/providers?notice=linked-listenbrainz")
+    );
+    let r = b
+        .post("/preferences/listenbrainz/test", &[("csrf_token", &csrf)])
+        .await;
     assert_eq!(r.location(), Some("/preferences/providers?notice=test-ok"));
     secrets.push(("ListenBrainz token", lb));
 

@@ -108,7 +108,9 @@ pub async fn spawn_app(opts: Options) -> TestApp {
         };
     }
     let config = Config::from_figment(&figment).unwrap_or_else(|e| panic!("test config: {e}"));
-    let db = spotter::db::connect_and_migrate(&config.database_url).await.unwrap();
+    let db = spotter::db::connect_and_migrate(&config.database_url)
+        .await
+        .unwrap();
     let state = AppState::new(config, db).unwrap();
     let (tx, rx) = oneshot::channel::<()>();
     let server_state = state.clone();
@@ -159,7 +161,12 @@ impl Page {
         CSRF_FIELD
             .captures(&self.body)
             .map(|c| c[1].to_owned())
-            .unwrap_or_else(|| panic!("no csrf_token in page (status {}): {}", self.status, self.body))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no csrf_token in page (status {}): {}",
+                    self.status, self.body
+                )
+            })
     }
 
     pub fn set_cookie(&self, name: &str) -> Option<&str> {
@@ -183,7 +190,11 @@ impl<'a> Browser<'a> {
         if self.cookies.is_empty() {
             return None;
         }
-        let s: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let s: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         HeaderValue::from_str(&s.join("; ")).ok()
     }
 
@@ -231,7 +242,12 @@ impl<'a> Browser<'a> {
         self.post_with(path, form, Some(&origin)).await
     }
 
-    pub async fn post_with(&mut self, path: &str, form: &[(&str, &str)], origin: Option<&str>) -> Page {
+    pub async fn post_with(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+        origin: Option<&str>,
+    ) -> Page {
         let body = serde_urlencoded(form);
         let mut req = self
             .app
@@ -257,7 +273,11 @@ impl<'a> Browser<'a> {
         let csrf = page.csrf();
         self.post(
             "/login",
-            &[("username", user), ("password", password), ("csrf_token", &csrf)],
+            &[
+                ("username", user),
+                ("password", password),
+                ("csrf_token", &csrf),
+            ],
         )
         .await
     }

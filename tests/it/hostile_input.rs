@@ -7,9 +7,20 @@ use crate::harness::*;
 
 async fn assert_calm(app: &TestApp, page: &Page, what: &str) {
     assert!(page.status < 500, "{what}: {} {}", page.status, page.body);
-    assert!(page.set_cookie("spotter_token").is_none_or(|c| c.contains("Max-Age=0")), "{what}");
-    assert!(!page.body.contains("Failed to deserialize"), "{what}: framework text leaked");
-    assert_eq!(count(app, "SELECT COUNT(*) FROM sessions").await, 0, "{what}");
+    assert!(
+        page.set_cookie("spotter_token")
+            .is_none_or(|c| c.contains("Max-Age=0")),
+        "{what}"
+    );
+    assert!(
+        !page.body.contains("Failed to deserialize"),
+        "{what}: framework text leaked"
+    );
+    assert_eq!(
+        count(app, "SELECT COUNT(*) FROM sessions").await,
+        0,
+        "{what}"
+    );
 }
 
 #[tokio::test]
@@ -21,10 +32,26 @@ async fn malformed_login_forms() {
     let bodies: Vec<Vec<(&str, &str)>> = vec![
         vec![("csrf_token", &csrf)],
         vec![("csrf_token", &csrf), ("username", "")],
-        vec![("csrf_token", &csrf), ("username", "demo"), ("password", "")],
-        vec![("csrf_token", &csrf), ("username", &long), ("password", "x")],
-        vec![("csrf_token", &csrf), ("username", "a\u{0}b"), ("password", "x")],
-        vec![("csrf_token", &csrf), ("username", "demo"), ("password", &long)],
+        vec![
+            ("csrf_token", &csrf),
+            ("username", "demo"),
+            ("password", ""),
+        ],
+        vec![
+            ("csrf_token", &csrf),
+            ("username", &long),
+            ("password", "x"),
+        ],
+        vec![
+            ("csrf_token", &csrf),
+            ("username", "a\u{0}b"),
+            ("password", "x"),
+        ],
+        vec![
+            ("csrf_token", &csrf),
+            ("username", "demo"),
+            ("password", &long),
+        ],
     ];
     for form in bodies {
         let r = b.post("/login", &form).await;
@@ -33,14 +60,22 @@ async fn malformed_login_forms() {
         assert_calm(&app, &r, "form").await;
     }
     // Raw garbage bodies with a valid token in the header.
-    for raw in ["%%%", "username=%ZZ&password=%", "\u{ff}\u{fe}", "a=b=c&&&=&"] {
+    for raw in [
+        "%%%",
+        "username=%ZZ&password=%",
+        "\u{ff}\u{fe}",
+        "a=b=c&&&=&",
+    ] {
         let resp = app
             .http
             .post(format!("{}/login", app.base))
             .header("origin", &app.base)
             .header("content-type", "application/x-www-form-urlencoded")
             .header("x-csrf-token", &csrf)
-            .header("cookie", format!("spotter_pre={}", b.cookies["spotter_pre"]))
+            .header(
+                "cookie",
+                format!("spotter_pre={}", b.cookies["spotter_pre"]),
+            )
             .body(raw.to_owned())
             .send()
             .await
@@ -55,7 +90,12 @@ async fn oversize_body_is_413_with_a_page() {
     let mut b = Browser::new(&app);
     let csrf = b.get("/auth/login").await.csrf();
     let big = "y".repeat(200 * 1024);
-    let r = b.post("/login", &[("csrf_token", &csrf), ("username", &big), ("password", "x")]).await;
+    let r = b
+        .post(
+            "/login",
+            &[("csrf_token", &csrf), ("username", &big), ("password", "x")],
+        )
+        .await;
     assert_eq!(r.status, 413);
     assert!(r.body.contains("too large"));
     assert_calm(&app, &r, "oversize").await;
@@ -66,17 +106,36 @@ async fn odd_paths_and_methods() {
     let app = spawn_app(Options::with_peer()).await;
     let mut b = Browser::new(&app);
     for path in [
-        "/%00", "/..%2f..%2fetc/passwd", "/static/%2e%2e/Cargo.toml", "/preferences/security/sessions/x/revoke",
-        "/auth/login?notice=%3Cscript%3E", "/auth/login?notice[]=1&notice=2", "/events?x=%ff",
+        "/%00",
+        "/..%2f..%2fetc/passwd",
+        "/static/%2e%2e/Cargo.toml",
+        "/preferences/security/sessions/x/revoke",
+        "/auth/login?notice=%3Cscript%3E",
+        "/auth/login?notice[]=1&notice=2",
+        "/events?x=%ff",
         "/really/long/".repeat(300).as_str(),
     ] {
         let r = b.get(path).await;
         assert_calm(&app, &r, path).await;
         assert!(!r.body.contains("<script>"), "{path}");
     }
-    let r = app.http.delete(format!("{}/login", app.base)).send().await.unwrap();
-    assert_eq!(r.status(), 403, "unsafe method without CSRF is refused first");
-    let r = app.http.put(format!("{}/healthz", app.base)).send().await.unwrap();
+    let r = app
+        .http
+        .delete(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        403,
+        "unsafe method without CSRF is refused first"
+    );
+    let r = app
+        .http
+        .put(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_client_error());
 }
 
@@ -87,7 +146,12 @@ async fn revoke_with_a_bad_id_is_400() {
     let mut b = Browser::new(&app);
     b.login_ok(&p.user, &p.password).await;
     let csrf = b.csrf().await;
-    let r = b.post("/preferences/security/sessions/not-a-uuid/revoke", &[("csrf_token", &csrf)]).await;
+    let r = b
+        .post(
+            "/preferences/security/sessions/not-a-uuid/revoke",
+            &[("csrf_token", &csrf)],
+        )
+        .await;
     assert_eq!(r.status, 400);
     let r = b
         .post(
@@ -119,17 +183,20 @@ fn arbitrary_cookies_never_cause_a_5xx() {
                     let resp = app
                         .http
                         .get(format!("{}{path}", app.base))
-                        .header("cookie", format!("spotter_token={token}; spotter_pre={pre}"))
+                        .header(
+                            "cookie",
+                            format!("spotter_token={token}; spotter_pre={pre}"),
+                        )
                         .send()
                         .await;
                     // Header values the client itself refuses to send are not our concern.
                     let Ok(resp) = resp else { continue };
                     assert!(resp.status().as_u16() < 500, "{path} {token:?}");
-                    let login = resp
-                        .headers()
-                        .get_all("set-cookie")
-                        .iter()
-                        .any(|c| c.to_str().is_ok_and(|c| c.starts_with("spotter_token=") && !c.contains("Max-Age=0")));
+                    let login = resp.headers().get_all("set-cookie").iter().any(|c| {
+                        c.to_str().is_ok_and(|c| {
+                            c.starts_with("spotter_token=") && !c.contains("Max-Age=0")
+                        })
+                    });
                     assert!(!login, "a session cookie was issued for garbage");
                 }
             });

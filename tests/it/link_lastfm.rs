@@ -43,10 +43,25 @@ async fn signed_in(app: &TestApp) -> Browser<'_> {
 }
 
 async fn link(b: &mut Browser<'_>, f: &Fakes) {
-    mount_lastfm_session(&f.lastfm, "lfm-token-1", "lfm-listener", "lfm-session-key-1").await;
+    mount_lastfm_session(
+        &f.lastfm,
+        "lfm-token-1",
+        "lfm-listener",
+        "lfm-session-key-1",
+    )
+    .await;
     let nonce = start_lastfm(b).await;
-    let r = b.get(&format!("/auth/lastfm/callback?state={nonce}&token=lfm-token-1")).await;
-    assert_eq!(r.location(), Some("/preferences/providers?notice=linked-lastfm"), "{}", r.body);
+    let r = b
+        .get(&format!(
+            "/auth/lastfm/callback?state={nonce}&token=lfm-token-1"
+        ))
+        .await;
+    assert_eq!(
+        r.location(),
+        Some("/preferences/providers?notice=linked-lastfm"),
+        "{}",
+        r.body
+    );
 }
 
 #[tokio::test]
@@ -58,21 +73,49 @@ async fn web_auth_flow_signs_the_call_and_stores_the_session_key_encrypted() {
     let r = b.get("/auth/lastfm/login").await;
     assert_eq!(r.status, 303);
     let location = r.location().unwrap().to_owned();
-    assert!(location.starts_with(&format!("{}/api/auth/?", f.lastfm.uri())), "{location}");
-    assert_eq!(query_param(&location, "api_key").as_deref(), Some(LASTFM_KEY));
+    assert!(
+        location.starts_with(&format!("{}/api/auth/?", f.lastfm.uri())),
+        "{location}"
+    );
+    assert_eq!(
+        query_param(&location, "api_key").as_deref(),
+        Some(LASTFM_KEY)
+    );
     let cb = query_param(&location, "cb").unwrap();
-    assert!(cb.starts_with(&format!("{}/auth/lastfm/callback?state=", app.base)), "{cb}");
+    assert!(
+        cb.starts_with(&format!("{}/auth/lastfm/callback?state=", app.base)),
+        "{cb}"
+    );
     let nonce = query_param(&cb, "state").unwrap();
     assert!(nonce.len() >= 43, "256-bit nonce expected");
 
-    mount_lastfm_session(&f.lastfm, "lfm-token-1", "lfm-listener", "lfm-session-key-1").await;
+    mount_lastfm_session(
+        &f.lastfm,
+        "lfm-token-1",
+        "lfm-listener",
+        "lfm-session-key-1",
+    )
+    .await;
     // Last.fm appends `&token=` to the callback URL it was given.
-    let r = b.get(&format!("/auth/lastfm/callback?state={nonce}&token=lfm-token-1")).await;
-    assert_eq!(r.location(), Some("/preferences/providers?notice=linked-lastfm"), "{}", r.body);
+    let r = b
+        .get(&format!(
+            "/auth/lastfm/callback?state={nonce}&token=lfm-token-1"
+        ))
+        .await;
+    assert_eq!(
+        r.location(),
+        Some("/preferences/providers?notice=linked-lastfm"),
+        "{}",
+        r.body
+    );
 
     let calls = api_calls(&f).await;
     assert_eq!(calls.len(), 1);
-    assert_eq!(calls[0].method.as_str(), "POST", "the token travels in the body, not the URL");
+    assert_eq!(
+        calls[0].method.as_str(),
+        "POST",
+        "the token travels in the body, not the URL"
+    );
     assert!(calls[0].url.query().is_none());
     let pairs = form_pairs(&calls[0].body);
     let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
@@ -83,27 +126,42 @@ async fn web_auth_flow_signs_the_call_and_stores_the_session_key_encrypted() {
     assert_eq!(get("api_sig"), Some(expected_sig(&pairs).as_str()));
 
     assert_eq!(
-        stored_link_secret(&app, &PROVIDER_ACCESS_TOKEN, "lastfm").await.as_deref(),
+        stored_link_secret(&app, &PROVIDER_ACCESS_TOKEN, "lastfm")
+            .await
+            .as_deref(),
         Some("lfm-session-key-1")
     );
     let page = b.get("/preferences/providers").await;
-    assert!(page.body.contains("Linked as lfm-listener."), "{}", page.body);
+    assert!(
+        page.body.contains("Linked as lfm-listener."),
+        "{}",
+        page.body
+    );
 
     // The test action signs user.getInfo with the session key.
     Mock::given(method("POST"))
         .and(path("/2.0/"))
         .and(body_string_contains("method=user.getInfo"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"user": {"name": "lfm-listener"}})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"user": {"name": "lfm-listener"}})),
+        )
         .expect(1)
         .mount(&f.lastfm)
         .await;
     let csrf = b.csrf().await;
-    let r = b.post("/preferences/lastfm/test", &[("csrf_token", &csrf)]).await;
+    let r = b
+        .post("/preferences/lastfm/test", &[("csrf_token", &csrf)])
+        .await;
     assert_eq!(r.location(), Some("/preferences/providers?notice=test-ok"));
     let calls = api_calls(&f).await;
     let pairs = form_pairs(&calls.last().unwrap().body);
     assert!(pairs.contains(&("sk".to_owned(), "lfm-session-key-1".to_owned())));
-    let sig = pairs.iter().find(|(k, _)| k == "api_sig").unwrap().1.clone();
+    let sig = pairs
+        .iter()
+        .find(|(k, _)| k == "api_sig")
+        .unwrap()
+        .1
+        .clone();
     assert_eq!(sig, expected_sig(&pairs));
 }
 
@@ -116,12 +174,18 @@ async fn callbacks_without_a_valid_nonce_are_refused_before_get_session() {
     let mut other = signed_in(&app).await;
 
     let victim_nonce = start_lastfm(&mut victim).await;
-    let cases = [
-        (&mut other, format!("state={victim_nonce}&token=planted-token"), "state_invalid"),
-    ];
+    let cases = [(
+        &mut other,
+        format!("state={victim_nonce}&token=planted-token"),
+        "state_invalid",
+    )];
     for (browser, query, code) in cases {
         let r = browser.get(&format!("/auth/lastfm/callback?{query}")).await;
-        assert_eq!(r.location(), Some(format!("/preferences/providers?error={code}").as_str()), "{query}");
+        assert_eq!(
+            r.location(),
+            Some(format!("/preferences/providers?error={code}").as_str()),
+            "{query}"
+        );
     }
     for (query, code) in [
         ("token=planted-token", "state_missing"),
@@ -130,29 +194,61 @@ async fn callbacks_without_a_valid_nonce_are_refused_before_get_session() {
         ("state=%C0%AF%00&token=planted-token", "state_invalid"),
     ] {
         let r = victim.get(&format!("/auth/lastfm/callback?{query}")).await;
-        assert_eq!(r.location(), Some(format!("/preferences/providers?error={code}").as_str()), "{query}");
+        assert_eq!(
+            r.location(),
+            Some(format!("/preferences/providers?error={code}").as_str()),
+            "{query}"
+        );
     }
     let mut anon = Browser::new(&app);
-    let r = anon.get(&format!("/auth/lastfm/callback?state={victim_nonce}&token=planted-token")).await;
-    assert_eq!(r.location(), Some("/preferences/providers?error=signed_out"));
-    assert!(api_calls(&f).await.is_empty(), "a refused callback reached auth.getSession");
+    let r = anon
+        .get(&format!(
+            "/auth/lastfm/callback?state={victim_nonce}&token=planted-token"
+        ))
+        .await;
+    assert_eq!(
+        r.location(),
+        Some("/preferences/providers?error=signed_out")
+    );
+    assert!(
+        api_calls(&f).await.is_empty(),
+        "a refused callback reached auth.getSession"
+    );
     assert_eq!(count(&app, "SELECT COUNT(*) FROM provider_links").await, 0);
 
     // The nonce is single-use: the first use links, a second is refused.
     mount_lastfm_session(&f.lastfm, "real-token", "victim", "victim-key").await;
-    let r = victim.get(&format!("/auth/lastfm/callback?state={victim_nonce}&token=real-token")).await;
-    assert_eq!(r.location(), Some("/preferences/providers?notice=linked-lastfm"));
-    let r = victim.get(&format!("/auth/lastfm/callback?state={victim_nonce}&token=planted-token")).await;
-    assert_eq!(r.location(), Some("/preferences/providers?error=state_invalid"));
+    let r = victim
+        .get(&format!(
+            "/auth/lastfm/callback?state={victim_nonce}&token=real-token"
+        ))
+        .await;
+    assert_eq!(
+        r.location(),
+        Some("/preferences/providers?notice=linked-lastfm")
+    );
+    let r = victim
+        .get(&format!(
+            "/auth/lastfm/callback?state={victim_nonce}&token=planted-token"
+        ))
+        .await;
+    assert_eq!(
+        r.location(),
+        Some("/preferences/providers?error=state_invalid")
+    );
     assert_eq!(api_calls(&f).await.len(), 1);
     assert_eq!(
-        stored_link_secret(&app, &PROVIDER_ACCESS_TOKEN, "lastfm").await.as_deref(),
+        stored_link_secret(&app, &PROVIDER_ACCESS_TOKEN, "lastfm")
+            .await
+            .as_deref(),
         Some("victim-key")
     );
 
     // A valid nonce without a token (access not granted) links nothing.
     let nonce = start_lastfm(&mut victim).await;
-    let r = victim.get(&format!("/auth/lastfm/callback?state={nonce}")).await;
+    let r = victim
+        .get(&format!("/auth/lastfm/callback?state={nonce}"))
+        .await;
     assert_eq!(r.location(), Some("/preferences/providers?error=denied"));
 }
 
@@ -167,24 +263,35 @@ async fn refused_get_session_stores_nothing() {
     let app = spawn_app(f.options()).await;
     let mut b = signed_in(&app).await;
     let nonce = start_lastfm(&mut b).await;
-    let r = b.get(&format!("/auth/lastfm/callback?state={nonce}&token=t")).await;
-    assert_eq!(r.location(), Some("/preferences/providers?error=token_refused"));
+    let r = b
+        .get(&format!("/auth/lastfm/callback?state={nonce}&token=t"))
+        .await;
+    assert_eq!(
+        r.location(),
+        Some("/preferences/providers?error=token_refused")
+    );
     let page = b.get(r.location().unwrap()).await;
     assert!(page.body.contains("Last.fm refused the authorization"));
-    assert!(!page.body.contains("Unauthorized Token"), "provider text is not echoed");
+    assert!(
+        !page.body.contains("Unauthorized Token"),
+        "provider text is not echoed"
+    );
     assert_eq!(count(&app, "SELECT COUNT(*) FROM provider_links").await, 0);
 }
 
 async fn test_lastfm(b: &mut Browser<'_>) -> Page {
     let csrf = b.csrf().await;
-    b.post("/preferences/lastfm/test", &[("csrf_token", &csrf)]).await
+    b.post("/preferences/lastfm/test", &[("csrf_token", &csrf)])
+        .await
 }
 
 async fn health(app: &TestApp) -> (String, Option<i64>, Option<String>) {
-    sqlx::query_as("SELECT status, backoff_until, last_error FROM link_health WHERE provider = 'lastfm'")
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap()
+    sqlx::query_as(
+        "SELECT status, backoff_until, last_error FROM link_health WHERE provider = 'lastfm'",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap()
 }
 
 async fn answer_user_get_info(f: &Fakes, status: u16, body: serde_json::Value) {
@@ -204,27 +311,72 @@ async fn error_9_breaks_the_link_29_backs_off_26_is_a_server_problem() {
     let mut b = signed_in(&app).await;
     link(&mut b, &f).await;
 
-    answer_user_get_info(&f, 200, json!({"error": 29, "message": "Rate Limit Exceeded"})).await;
-    assert_eq!(test_lastfm(&mut b).await.location(), Some("/preferences/providers?notice=test-failed"));
+    answer_user_get_info(
+        &f,
+        200,
+        json!({"error": 29, "message": "Rate Limit Exceeded"}),
+    )
+    .await;
+    assert_eq!(
+        test_lastfm(&mut b).await.location(),
+        Some("/preferences/providers?notice=test-failed")
+    );
     let (status, until, err) = health(&app).await;
-    assert_eq!((status.as_str(), err.as_deref()), ("backoff", Some("rate_limited")));
+    assert_eq!(
+        (status.as_str(), err.as_deref()),
+        ("backoff", Some("rate_limited"))
+    );
     assert!(until.unwrap() > spotter::db::now());
-    assert!(b.get("/preferences/providers").await.body.contains("Backing off until"));
+    assert!(
+        b.get("/preferences/providers")
+            .await
+            .body
+            .contains("Backing off until")
+    );
 
-    answer_user_get_info(&f, 200, json!({"error": 26, "message": "Suspended API key"})).await;
+    answer_user_get_info(
+        &f,
+        200,
+        json!({"error": 26, "message": "Suspended API key"}),
+    )
+    .await;
     test_lastfm(&mut b).await;
     let (status, _, err) = health(&app).await;
-    assert_eq!((status.as_str(), err.as_deref()), ("misconfigured", Some("api_key_invalid")));
+    assert_eq!(
+        (status.as_str(), err.as_deref()),
+        ("misconfigured", Some("api_key_invalid"))
+    );
     let page = b.get("/preferences/providers").await;
-    assert!(page.body.contains("Last.fm refuses this server&#39;s API key") || page.body.contains("Last.fm refuses this server's API key"), "{}", page.body);
+    assert!(
+        page.body
+            .contains("Last.fm refuses this server&#39;s API key")
+            || page.body.contains("Last.fm refuses this server's API key"),
+        "{}",
+        page.body
+    );
 
-    answer_user_get_info(&f, 403, json!({"error": 9, "message": "Invalid session key - Please re-authenticate"})).await;
+    answer_user_get_info(
+        &f,
+        403,
+        json!({"error": 9, "message": "Invalid session key - Please re-authenticate"}),
+    )
+    .await;
     test_lastfm(&mut b).await;
     let (status, _, err) = health(&app).await;
-    assert_eq!((status.as_str(), err.as_deref()), ("broken", Some("invalid_session")));
+    assert_eq!(
+        (status.as_str(), err.as_deref()),
+        ("broken", Some("invalid_session"))
+    );
     let page = b.get("/preferences/providers").await;
     assert!(page.body.contains("broken — re-link"), "{}", page.body);
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM audit_events WHERE kind = 'service_broken'").await, 1);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_events WHERE kind = 'service_broken'"
+        )
+        .await,
+        1
+    );
 
     // Re-linking clears the broken state.
     link(&mut b, &f).await;
@@ -239,9 +391,19 @@ async fn disconnect_deletes_the_session_key() {
     let mut b = signed_in(&app).await;
     link(&mut b, &f).await;
     let csrf = b.csrf().await;
-    let r = b.post("/preferences/lastfm/disconnect", &[("csrf_token", &csrf)]).await;
-    assert_eq!(r.location(), Some("/preferences/providers?notice=unlinked-lastfm"));
+    let r = b
+        .post("/preferences/lastfm/disconnect", &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(
+        r.location(),
+        Some("/preferences/providers?notice=unlinked-lastfm")
+    );
     assert_eq!(count(&app, "SELECT COUNT(*) FROM provider_links").await, 0);
-    let r = b.post("/preferences/lastfm/disconnect", &[("csrf_token", &csrf)]).await;
-    assert_eq!(r.location(), Some("/preferences/providers?error=not_linked"));
+    let r = b
+        .post("/preferences/lastfm/disconnect", &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(
+        r.location(),
+        Some("/preferences/providers?error=not_linked")
+    );
 }

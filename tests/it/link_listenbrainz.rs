@@ -22,7 +22,11 @@ async fn connect(b: &mut Browser<'_>, token: &str) -> Page {
     assert_eq!(form.status, 200);
     assert!(form.body.contains(r#"name="token""#));
     let csrf = form.csrf();
-    b.post("/auth/listenbrainz/connect", &[("csrf_token", &csrf), ("token", token)]).await
+    b.post(
+        "/auth/listenbrainz/connect",
+        &[("csrf_token", &csrf), ("token", token)],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -32,16 +36,40 @@ async fn a_valid_token_is_stored_encrypted_with_the_user_name() {
     let app = spawn_app(f.options()).await;
     let mut b = signed_in(&app).await;
     let r = connect(&mut b, &format!("  {TOKEN}\n")).await;
-    assert_eq!(r.location(), Some("/preferences/providers?notice=linked-listenbrainz"), "{}", r.body);
-    assert_eq!(stored_link_secret(&app, &PROVIDER_ACCESS_TOKEN, "listenbrainz").await.as_deref(), Some(TOKEN));
+    assert_eq!(
+        r.location(),
+        Some("/preferences/providers?notice=linked-listenbrainz"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        stored_link_secret(&app, &PROVIDER_ACCESS_TOKEN, "listenbrainz")
+            .await
+            .as_deref(),
+        Some(TOKEN)
+    );
     let page = b.get("/preferences/providers").await;
-    assert!(page.body.contains("Linked as lb-listener."), "{}", page.body);
+    assert!(
+        page.body.contains("Linked as lb-listener."),
+        "{}",
+        page.body
+    );
     assert!(!page.body.contains(TOKEN));
     let csrf = page.csrf();
-    let r = b.post("/preferences/listenbrainz/test", &[("csrf_token", &csrf)]).await;
+    let r = b
+        .post("/preferences/listenbrainz/test", &[("csrf_token", &csrf)])
+        .await;
     assert_eq!(r.location(), Some("/preferences/providers?notice=test-ok"));
-    let r = b.post("/preferences/listenbrainz/disconnect", &[("csrf_token", &csrf)]).await;
-    assert_eq!(r.location(), Some("/preferences/providers?notice=unlinked-listenbrainz"));
+    let r = b
+        .post(
+            "/preferences/listenbrainz/disconnect",
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(
+        r.location(),
+        Some("/preferences/providers?notice=unlinked-listenbrainz")
+    );
     assert_eq!(count(&app, "SELECT COUNT(*) FROM provider_links").await, 0);
 }
 
@@ -60,16 +88,33 @@ async fn an_invalid_token_gets_a_clear_message_and_nothing_is_stored() {
     let mut b = signed_in(&app).await;
     let r = connect(&mut b, "0000-not-a-real-token").await;
     assert_eq!(r.status, 400);
-    assert!(r.body.contains("ListenBrainz does not accept this token"), "{}", r.body);
-    assert!(!r.body.contains("0000-not-a-real-token"), "the token is not echoed back");
+    assert!(
+        r.body.contains("ListenBrainz does not accept this token"),
+        "{}",
+        r.body
+    );
+    assert!(
+        !r.body.contains("0000-not-a-real-token"),
+        "the token is not echoed back"
+    );
     // Malformed input never reaches ListenBrainz.
     for bad in ["", "two words", &"x".repeat(300)] {
         let r = connect(&mut b, bad).await;
         assert_eq!(r.status, 400, "{bad:?}");
-        assert!(r.body.contains("does not look like a ListenBrainz user token"));
+        assert!(
+            r.body
+                .contains("does not look like a ListenBrainz user token")
+        );
     }
     assert_eq!(count(&app, "SELECT COUNT(*) FROM provider_links").await, 0);
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM audit_events WHERE kind = 'service_linked'").await, 0);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_events WHERE kind = 'service_linked'"
+        )
+        .await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -99,13 +144,27 @@ async fn rate_limits_honour_x_ratelimit_reset_in() {
         .await;
     let csrf = b.csrf().await;
     let before = spotter::db::now();
-    let r = b.post("/preferences/listenbrainz/test", &[("csrf_token", &csrf)]).await;
-    assert_eq!(r.location(), Some("/preferences/providers?notice=test-failed"));
-    let until: i64 = sqlx::query_scalar("SELECT backoff_until FROM link_health WHERE provider = 'listenbrainz'")
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap();
-    assert!((before + 17..=spotter::db::now() + 17).contains(&until), "{until} vs {before}");
+    let r = b
+        .post("/preferences/listenbrainz/test", &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(
+        r.location(),
+        Some("/preferences/providers?notice=test-failed")
+    );
+    let until: i64 =
+        sqlx::query_scalar("SELECT backoff_until FROM link_health WHERE provider = 'listenbrainz'")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    assert!(
+        (before + 17..=spotter::db::now() + 17).contains(&until),
+        "{until} vs {before}"
+    );
     // The token is kept.
-    assert_eq!(stored_link_secret(&app, &PROVIDER_ACCESS_TOKEN, "listenbrainz").await.as_deref(), Some(TOKEN));
+    assert_eq!(
+        stored_link_secret(&app, &PROVIDER_ACCESS_TOKEN, "listenbrainz")
+            .await
+            .as_deref(),
+        Some(TOKEN)
+    );
 }

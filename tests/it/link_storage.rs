@@ -39,10 +39,16 @@ async fn database_and_wal_hold_no_provider_secret_after_all_flows() {
             files.push((path, bytes));
         }
     }
-    assert!(files.iter().any(|(p, _)| p.ends_with("-wal")), "WAL file expected");
+    assert!(
+        files.iter().any(|(p, _)| p.ends_with("-wal")),
+        "WAL file expected"
+    );
     for (path, bytes) in &files {
         for (what, value) in &secrets {
-            assert!(!contains(bytes, value.as_bytes()), "{path} contains the {what}");
+            assert!(
+                !contains(bytes, value.as_bytes()),
+                "{path} contains the {what}"
+            );
         }
     }
 }
@@ -56,7 +62,14 @@ async fn rotation_and_clear_credentials_cover_provider_links() {
     run_all_flows(&app, &f, &mut b).await;
     // A pending Spotify round trip too, so the verifier column has a value.
     start_spotify(&mut b).await;
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM oauth_states WHERE verifier_enc IS NOT NULL").await, 1);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM oauth_states WHERE verifier_enc IS NOT NULL"
+        )
+        .await,
+        1
+    );
 
     let old = spotter::config::EncryptionKey::from_bytes(hex_key(ENCRYPTION_KEY));
     let new = spotter::config::EncryptionKey::from_bytes([0x5a; 32]);
@@ -67,26 +80,61 @@ async fn rotation_and_clear_credentials_cover_provider_links() {
         .unwrap();
     // Navidrome password, verifier, 3 access tokens, 1 refresh token.
     assert_eq!(report.rewritten, 6, "{report:?}");
-    let stored: String = sqlx::query_scalar("SELECT refresh_token_enc FROM provider_links WHERE provider = 'spotify'")
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap();
+    let stored: String = sqlx::query_scalar(
+        "SELECT refresh_token_enc FROM provider_links WHERE provider = 'spotify'",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
     let opened = new_only
-        .open(FieldRef { column: &PROVIDER_REFRESH_TOKEN, row_key: "1:spotify" }, &stored)
+        .open(
+            FieldRef {
+                column: &PROVIDER_REFRESH_TOKEN,
+                row_key: "1:spotify",
+            },
+            &stored,
+        )
         .unwrap();
     assert!(opened.value.expose_secret().starts_with("sprefresh2-"));
     // Bound to its row: the Spotify token does not open as another provider's.
-    let lb: String = sqlx::query_scalar("SELECT access_token_enc FROM provider_links WHERE provider = 'listenbrainz'")
-        .fetch_one(&app.state.db)
+    let lb: String = sqlx::query_scalar(
+        "SELECT access_token_enc FROM provider_links WHERE provider = 'listenbrainz'",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert!(
+        new_only
+            .open(
+                FieldRef {
+                    column: &PROVIDER_ACCESS_TOKEN,
+                    row_key: "1:spotify"
+                },
+                &lb
+            )
+            .is_err()
+    );
+    assert!(
+        new_only
+            .open(
+                FieldRef {
+                    column: &PROVIDER_ACCESS_TOKEN,
+                    row_key: "1:listenbrainz"
+                },
+                &lb
+            )
+            .is_ok()
+    );
+
+    let n = spotter::db::credentials::clear_all(&app.state.db)
         .await
         .unwrap();
-    assert!(new_only.open(FieldRef { column: &PROVIDER_ACCESS_TOKEN, row_key: "1:spotify" }, &lb).is_err());
-    assert!(new_only.open(FieldRef { column: &PROVIDER_ACCESS_TOKEN, row_key: "1:listenbrainz" }, &lb).is_ok());
-
-    let n = spotter::db::credentials::clear_all(&app.state.db).await.unwrap();
     assert!(n >= 6, "{n}");
     for col in ENCRYPTED_COLUMNS {
-        let sql = format!("SELECT COUNT(*) FROM {} WHERE {} IS NOT NULL", col.table, col.column);
+        let sql = format!(
+            "SELECT COUNT(*) FROM {} WHERE {} IS NOT NULL",
+            col.table, col.column
+        );
         assert_eq!(count(&app, &sql).await, 0, "{}.{}", col.table, col.column);
     }
     assert_eq!(count(&app, "SELECT COUNT(*) FROM provider_links").await, 0);

@@ -8,10 +8,18 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 fn assert_security_headers(page: &Page, what: &str) {
     let h = &page.headers;
     assert_eq!(h.get("content-security-policy").unwrap(), CSP, "{what}");
-    assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff", "{what}");
+    assert_eq!(
+        h.get("x-content-type-options").unwrap(),
+        "nosniff",
+        "{what}"
+    );
     assert_eq!(h.get("referrer-policy").unwrap(), "same-origin", "{what}");
     assert!(h.get("permissions-policy").is_some(), "{what}");
-    assert_eq!(h.get("cross-origin-opener-policy").unwrap(), "same-origin", "{what}");
+    assert_eq!(
+        h.get("cross-origin-opener-policy").unwrap(),
+        "same-origin",
+        "{what}"
+    );
     assert_eq!(h.get("cache-control").unwrap(), "no-store", "{what}");
     assert!(h.get("x-request-id").is_some(), "{what}");
 }
@@ -31,7 +39,10 @@ async fn every_html_response_carries_the_headers() {
         let page = b.get(path).await;
         assert_eq!(page.status, status, "{path}");
         assert_security_headers(&page, path);
-        assert!(page.headers.get("strict-transport-security").is_none(), "no HSTS on http");
+        assert!(
+            page.headers.get("strict-transport-security").is_none(),
+            "no HSTS on http"
+        );
     }
     let wrong = b.login(&p.user, "wrong").await;
     assert_security_headers(&wrong, "failed login");
@@ -47,7 +58,8 @@ async fn every_html_response_carries_the_headers() {
 
 #[tokio::test]
 async fn hsts_only_when_the_base_url_is_https() {
-    let app = spawn_app(Options::with_peer().set("server.base_url", "https://music.example.org")).await;
+    let app =
+        spawn_app(Options::with_peer().set("server.base_url", "https://music.example.org")).await;
     let page = Browser::new(&app).get("/auth/login").await;
     assert_eq!(
         page.headers.get("strict-transport-security").unwrap(),
@@ -66,7 +78,12 @@ async fn static_assets_are_ours_and_cache_busted() {
     let css = b.get("/static/app.css").await;
     assert_eq!(css.status, 200);
     assert_eq!(css.headers["content-type"], "text/css; charset=utf-8");
-    assert!(css.headers["cache-control"].to_str().unwrap().contains("immutable"));
+    assert!(
+        css.headers["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
     assert_eq!(b.get("/static/../Cargo.toml").await.status, 404);
     assert_eq!(b.get("/static/nope.js").await.status, 404);
 }
@@ -80,12 +97,27 @@ fn templates_have_no_inline_script_style_or_handlers() {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
         let name = path.display();
-        assert!(!text.contains("style="), "{name} has an inline style attribute");
-        assert!(!text.to_ascii_lowercase().contains("<style"), "{name} has a <style> block");
-        assert!(!inline_script.is_match(&text), "{name} has an inline script");
-        assert!(!handler.is_match(&text), "{name} has an inline event handler");
+        assert!(
+            !text.contains("style="),
+            "{name} has an inline style attribute"
+        );
+        assert!(
+            !text.to_ascii_lowercase().contains("<style"),
+            "{name} has a <style> block"
+        );
+        assert!(
+            !inline_script.is_match(&text),
+            "{name} has an inline script"
+        );
+        assert!(
+            !handler.is_match(&text),
+            "{name} has an inline event handler"
+        );
         assert!(!text.contains("|safe"), "{name} marks output safe");
-        assert!(!text.contains("http://") && !text.contains("https://"), "{name} loads something remote");
+        assert!(
+            !text.contains("http://") && !text.contains("https://"),
+            "{name} loads something remote"
+        );
         checked += 1;
     }
     assert!(checked >= 5);
@@ -96,10 +128,14 @@ async fn user_text_is_escaped() {
     let p = peer();
     let app = spawn_app(Options::with_peer()).await;
     let mut b = Browser::new(&app);
-    b.extra_headers.insert("user-agent", "<script>alert('x')</script>".parse().unwrap());
+    b.extra_headers
+        .insert("user-agent", "<script>alert('x')</script>".parse().unwrap());
     b.login_ok(&p.user, &p.password).await;
     let page = b.get("/preferences/security").await;
-    assert!(!page.body.contains("<script>alert"), "user agent rendered raw");
+    assert!(
+        !page.body.contains("<script>alert"),
+        "user agent rendered raw"
+    );
     assert!(page.body.contains("&#60;script&#62;"));
     // A username echoed back on a failed login is escaped too.
     let mut c = Browser::new(&app);
@@ -115,6 +151,9 @@ async fn health_endpoints() {
     assert_eq!((h.status, h.body.as_str()), (200, "ok\n"));
     let r = b.get("/readyz").await;
     assert_eq!((r.status, r.body.as_str()), (200, "ready\n"));
-    sqlx::query("DELETE FROM _sqlx_migrations").execute(&app.state.db).await.unwrap();
+    sqlx::query("DELETE FROM _sqlx_migrations")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
     assert_eq!(b.get("/readyz").await.status, 503);
 }

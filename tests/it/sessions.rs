@@ -30,7 +30,14 @@ async fn replay_after_logout_gets_the_login_page() {
     assert_eq!(r.location(), Some("/auth/login?notice=signed-out"));
     assert!(r.set_cookie("spotter_token").unwrap().contains("Max-Age=0"));
     assert_eq!(count(&app, "SELECT COUNT(*) FROM sessions").await, 0);
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM audit_events WHERE kind = 'logout'").await, 1);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_events WHERE kind = 'logout'"
+        )
+        .await,
+        1
+    );
 
     let mut thief = Browser::new(&app);
     thief.cookies.insert("spotter_token".into(), stolen);
@@ -46,16 +53,22 @@ async fn revoking_a_session_ends_it_at_once() {
 
     let page = laptop.get("/preferences/security").await;
     assert_eq!(page.status, 200);
-    assert_eq!(page.body.matches("/revoke\"").count(), 2, "two sessions listed");
-    let phone_jti: String = sqlx::query_scalar(
-        "SELECT jti FROM sessions ORDER BY created_at DESC, rowid DESC LIMIT 1",
-    )
-    .fetch_one(&app.state.db)
-    .await
-    .unwrap();
+    assert_eq!(
+        page.body.matches("/revoke\"").count(),
+        2,
+        "two sessions listed"
+    );
+    let phone_jti: String =
+        sqlx::query_scalar("SELECT jti FROM sessions ORDER BY created_at DESC, rowid DESC LIMIT 1")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
     let token = page.csrf();
     let r = laptop
-        .post(&format!("/preferences/security/sessions/{phone_jti}/revoke"), &[("csrf_token", &token)])
+        .post(
+            &format!("/preferences/security/sessions/{phone_jti}/revoke"),
+            &[("csrf_token", &token)],
+        )
         .await;
     assert_eq!(r.status, 303);
     assert_eq!(r.location(), Some("/preferences/security?notice=revoked"));
@@ -65,7 +78,11 @@ async fn revoking_a_session_ends_it_at_once() {
     assert_login_page_and_cleared(&replay.get("/preferences/security").await);
     assert_eq!(laptop.get("/").await.status, 200);
     assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM audit_events WHERE kind = 'session_revoked'").await,
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_events WHERE kind = 'session_revoked'"
+        )
+        .await,
         1
     );
     // The audit log is shown on the security page.
@@ -81,7 +98,15 @@ async fn revoke_all_others_keeps_only_this_one() {
     let mut b = signed_in(&app).await;
     let mut c = signed_in(&app).await;
     let token = a.csrf().await;
-    assert_eq!(a.post("/preferences/security/sessions/revoke-others", &[("csrf_token", &token)]).await.status, 303);
+    assert_eq!(
+        a.post(
+            "/preferences/security/sessions/revoke-others",
+            &[("csrf_token", &token)]
+        )
+        .await
+        .status,
+        303
+    );
     assert_eq!(a.get("/").await.status, 200);
     assert_eq!(b.get("/").await.status, 303);
     assert_eq!(c.get("/").await.status, 303);
@@ -99,10 +124,22 @@ async fn each_login_gets_a_new_session_id() {
     let csrf = b.get("/auth/login").await.csrf();
     b.cookies.insert("spotter_token".into(), first.clone());
     let p = peer();
-    let r = b.post("/login", &[("username", &p.user), ("password", &p.password), ("csrf_token", &csrf)]).await;
+    let r = b
+        .post(
+            "/login",
+            &[
+                ("username", &p.user),
+                ("password", &p.password),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
     assert_eq!(r.status, 303);
     assert_ne!(first, b.cookies["spotter_token"]);
-    assert_eq!(count(&app, "SELECT COUNT(DISTINCT jti) FROM sessions").await, 2);
+    assert_eq!(
+        count(&app, "SELECT COUNT(DISTINCT jti) FROM sessions").await,
+        2
+    );
 }
 
 #[tokio::test]
@@ -122,7 +159,12 @@ async fn altered_and_alg_none_tokens_are_refused_and_cleared() {
     );
     // 2. payload altered (longer expiry), old signature kept.
     claims["exp"] = serde_json::json!(claims["exp"].as_i64().unwrap() + 86_400);
-    let altered = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(claims.to_string()), parts[2]);
+    let altered = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        parts[2]
+    );
     // 3. signature bit-flipped.
     let mut sig = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
     sig[0] ^= 1;
@@ -144,7 +186,10 @@ async fn altered_and_alg_none_tokens_are_refused_and_cleared() {
 async fn expired_or_idle_session_rows_end_the_session() {
     let app = spawn_app(Options::with_peer()).await;
     let mut b = signed_in(&app).await;
-    sqlx::query("UPDATE sessions SET expires_at = 1").execute(&app.state.db).await.unwrap();
+    sqlx::query("UPDATE sessions SET expires_at = 1")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
     assert_login_page_and_cleared(&b.get("/").await);
 
     let mut b = signed_in(&app).await;
@@ -188,12 +233,19 @@ async fn event_stream_delivers_audit_events_with_ids_and_replays() {
     // Wait for the "connected" comment so the subscription exists before we publish.
     let mut seen = String::new();
     while !seen.contains(": connected") {
-        seen.push_str(&String::from_utf8_lossy(&stream.chunk().await.unwrap().unwrap()));
+        seen.push_str(&String::from_utf8_lossy(
+            &stream.chunk().await.unwrap().unwrap(),
+        ));
     }
-    let id = app.state.events.publish_audit(spotter::domain::audit::AuditKind::LoginFailed);
+    let id = app
+        .state
+        .events
+        .publish_audit(spotter::domain::audit::AuditKind::LoginFailed);
     let mut got = String::new();
     while !got.contains("\n\n") || !got.contains("event: audit") {
-        got.push_str(&String::from_utf8_lossy(&stream.chunk().await.unwrap().unwrap()));
+        got.push_str(&String::from_utf8_lossy(
+            &stream.chunk().await.unwrap().unwrap(),
+        ));
     }
     assert!(got.contains(&format!("id: {id}")), "{got}");
     assert!(got.contains("login_failed"), "{got}");
@@ -211,6 +263,8 @@ async fn event_stream_delivers_audit_events_with_ids_and_replays() {
     let mut stream = resp;
     let mut got = String::new();
     while !got.contains(&format!("id: {id}")) {
-        got.push_str(&String::from_utf8_lossy(&stream.chunk().await.unwrap().unwrap()));
+        got.push_str(&String::from_utf8_lossy(
+            &stream.chunk().await.unwrap().unwrap(),
+        ));
     }
 }

@@ -28,10 +28,21 @@ async fn database_and_wal_hold_no_password_in_clear() {
             files.push((path, bytes));
         }
     }
-    assert!(files.iter().any(|(p, _)| p.ends_with("-wal")), "WAL file expected in WAL mode");
+    assert!(
+        files.iter().any(|(p, _)| p.ends_with("-wal")),
+        "WAL file expected in WAL mode"
+    );
     for (path, bytes) in &files {
-        for secret in [p.password.as_str(), jwt.as_str(), ENCRYPTION_KEY, JWT_SECRET] {
-            assert!(!contains(bytes, secret.as_bytes()), "{path} contains a secret");
+        for secret in [
+            p.password.as_str(),
+            jwt.as_str(),
+            ENCRYPTION_KEY,
+            JWT_SECRET,
+        ] {
+            assert!(
+                !contains(bytes, secret.as_bytes()),
+                "{path} contains a secret"
+            );
         }
     }
 }
@@ -42,9 +53,18 @@ async fn clear_credentials_removes_every_registered_column() {
     let app = spawn_app(Options::with_peer()).await;
     let mut b = Browser::new(&app);
     b.login_ok(&p.user, &p.password).await;
-    spotter::db::credentials::clear_all(&app.state.db).await.unwrap();
+    spotter::db::credentials::clear_all(&app.state.db)
+        .await
+        .unwrap();
     for col in spotter::crypto::registry::ENCRYPTED_COLUMNS {
-        let n = count(&app, &format!("SELECT COUNT(*) FROM {} WHERE {} IS NOT NULL", col.table, col.column)).await;
+        let n = count(
+            &app,
+            &format!(
+                "SELECT COUNT(*) FROM {} WHERE {} IS NOT NULL",
+                col.table, col.column
+            ),
+        )
+        .await;
         assert_eq!(n, 0, "{}.{} still holds values", col.table, col.column);
     }
     // And the user is signed out everywhere.
@@ -62,8 +82,14 @@ async fn a_ciphertext_moved_to_another_row_does_not_decrypt() {
         .fetch_one(&app.state.db)
         .await
         .unwrap();
-    let own = FieldRef { column: &NAVIDROME_PASSWORD, row_key: "1" };
-    let other = FieldRef { column: &NAVIDROME_PASSWORD, row_key: "2" };
+    let own = FieldRef {
+        column: &NAVIDROME_PASSWORD,
+        row_key: "1",
+    };
+    let other = FieldRef {
+        column: &NAVIDROME_PASSWORD,
+        row_key: "2",
+    };
     assert!(app.state.cipher.open(own, &stored).is_ok());
     assert!(app.state.cipher.open(other, &stored).is_err());
 }
@@ -93,24 +119,41 @@ async fn rotate_key_moves_every_value_to_the_new_key_all_or_nothing() {
     Browser::new(&app).login_ok(&p.user, &p.password).await;
     let old = key(ENCRYPTION_KEY);
     let new = key("a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f91");
-    let field = FieldRef { column: &NAVIDROME_PASSWORD, row_key: "1" };
+    let field = FieldRef {
+        column: &NAVIDROME_PASSWORD,
+        row_key: "1",
+    };
 
     // Without the previous key nothing opens: refused, nothing changed.
     let before = stored_password(&app).await;
     let new_only = FieldCipher::new(&new, None);
-    assert!(reencrypt_all(&app.state.db, &new_only, &new_only, false).await.is_err());
+    assert!(
+        reencrypt_all(&app.state.db, &new_only, &new_only, false)
+            .await
+            .is_err()
+    );
     assert_eq!(stored_password(&app).await, before);
 
     let rotating = FieldCipher::new(&new, Some(&old));
-    let report = reencrypt_all(&app.state.db, &rotating, &new_only, false).await.unwrap();
+    let report = reencrypt_all(&app.state.db, &rotating, &new_only, false)
+        .await
+        .unwrap();
     assert_eq!((report.examined, report.rewritten), (1, 1));
     let after = stored_password(&app).await;
-    assert!(after.starts_with(&format!("enc:v2:{}:", key_id(&new))), "{after}");
-    assert_eq!(new_only.open(field, &after).unwrap().value.expose_secret(), p.password);
+    assert!(
+        after.starts_with(&format!("enc:v2:{}:", key_id(&new))),
+        "{after}"
+    );
+    assert_eq!(
+        new_only.open(field, &after).unwrap().value.expose_secret(),
+        p.password
+    );
     assert!(FieldCipher::new(&old, None).open(field, &after).is_err());
 
     // Running again finds nothing to do.
-    let again = reencrypt_all(&app.state.db, &rotating, &new_only, false).await.unwrap();
+    let again = reencrypt_all(&app.state.db, &rotating, &new_only, false)
+        .await
+        .unwrap();
     assert_eq!(again.rewritten, 0);
 }
 
@@ -141,10 +184,18 @@ async fn legacy_v1_values_are_migrated_to_v2() {
         .await
         .unwrap();
     let c = FieldCipher::new(&k, None);
-    let report = spotter::db::rotation::reencrypt_all(&app.state.db, &c, &c, false).await.unwrap();
+    let report = spotter::db::rotation::reencrypt_all(&app.state.db, &c, &c, false)
+        .await
+        .unwrap();
     assert_eq!(report.rewritten, 1);
     let after = stored_password(&app).await;
     assert!(after.starts_with("enc:v2:"));
-    let field = FieldRef { column: &NAVIDROME_PASSWORD, row_key: "1" };
-    assert_eq!(c.open(field, &after).unwrap().value.expose_secret(), p.password);
+    let field = FieldRef {
+        column: &NAVIDROME_PASSWORD,
+        row_key: "1",
+    };
+    assert_eq!(
+        c.open(field, &after).unwrap().value.expose_secret(),
+        p.password
+    );
 }
