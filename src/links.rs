@@ -359,6 +359,40 @@ pub async fn spotify_me(
     }
 }
 
+/// Why a ping with the stored Navidrome password did not succeed.
+pub enum NavidromePing {
+    /// The stored password does not decrypt (re-login needed); never used as plaintext.
+    Undecryptable(Failure),
+    Failed(NavidromeError),
+}
+
+/// Ping Navidrome with the stored password. `None` when no password is stored.
+pub async fn navidrome_ping(
+    state: &AppState,
+    user_id: UserId,
+    username: &str,
+) -> Result<Option<Result<(), NavidromePing>>, LinkError> {
+    let Some(stored) = db::credentials::navidrome_password(&state.db, user_id).await? else {
+        return Ok(None);
+    };
+    let key = user_id.to_string();
+    let password = match open(state, &NAVIDROME_PASSWORD, &key, &stored) {
+        Ok(p) => p,
+        Err(f) => return Ok(Some(Err(NavidromePing::Undecryptable(f)))),
+    };
+    let creds = Credentials {
+        username,
+        password: &password,
+    };
+    Ok(Some(
+        state
+            .navidrome
+            .ping(&creds)
+            .await
+            .map_err(NavidromePing::Failed),
+    ))
+}
+
 /// What "Test connection" found.
 pub enum TestOutcome {
     /// The service is not configured on this server, or not linked.
@@ -374,24 +408,13 @@ pub async fn test_connection(
 ) -> Result<TestOutcome, LinkError> {
     let user_id = actor.user_id;
     let outcome: Result<(), Failure> = match provider {
-        Provider::Navidrome => {
-            let Some(stored) = db::credentials::navidrome_password(&state.db, user_id).await?
-            else {
-                return Ok(TestOutcome::NotLinked);
-            };
-            let key = user_id.to_string();
-            match open(state, &NAVIDROME_PASSWORD, &key, &stored) {
-                Err(f) => Err(f),
-                Ok(password) => state
-                    .navidrome
-                    .ping(&Credentials {
-                        username: actor.username,
-                        password: &password,
-                    })
-                    .await
-                    .map_err(|e| Failure::new(navidrome_code(&e))),
-            }
-        }
+        Provider::Navidrome => match navidrome_ping(state, user_id, actor.username).await? {
+            None => return Ok(TestOutcome::NotLinked),
+            Some(result) => result.map_err(|e| match e {
+                NavidromePing::Undecryptable(f) => f,
+                NavidromePing::Failed(e) => Failure::new(navidrome_code(&e)),
+            }),
+        },
         Provider::Spotify => {
             let Some(client) = state.spotify.as_ref() else {
                 return Ok(TestOutcome::NotLinked);

@@ -10,9 +10,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 
-use crate::clients::navidrome::{Credentials, NavidromeError};
-use crate::crypto::FieldRef;
-use crate::crypto::registry::NAVIDROME_PASSWORD;
+use crate::clients::navidrome::NavidromeError;
 use crate::db;
 use crate::domain::ids::UserId;
 use crate::domain::link_health::Provider;
@@ -20,6 +18,7 @@ use crate::error::AppResult;
 use crate::http::format::human_time;
 use crate::http::pages::{PageCtx, render};
 use crate::http::session::CurrentUser;
+use crate::links::{self, NavidromePing};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -93,30 +92,16 @@ async fn navidrome_status(state: &AppState, user: &CurrentUser) -> AppResult<Nav
 }
 
 async fn check_navidrome(state: &AppState, user: &CurrentUser) -> AppResult<NavidromeStatus> {
-    let Some(stored) = db::credentials::navidrome_password(&state.db, user.user_id).await? else {
-        return Ok(NavidromeStatus::NoCredentials);
-    };
-    let row_key = user.user_id.to_string();
-    let field = FieldRef {
-        column: &NAVIDROME_PASSWORD,
-        row_key: &row_key,
-    };
-    let password = match state.cipher.open_secret(field, &stored) {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::error!(error = %e, "stored Navidrome password does not decrypt");
-            return Ok(NavidromeStatus::NoCredentials);
-        }
-    };
-    let creds = Credentials {
-        username: &user.username,
-        password: &password,
-    };
-    Ok(match state.navidrome.ping(&creds).await {
-        Ok(()) => NavidromeStatus::Connected,
-        Err(NavidromeError::WrongCredentials) => NavidromeStatus::WrongCredentials,
-        Err(_) => NavidromeStatus::Unreachable,
-    })
+    Ok(
+        match links::navidrome_ping(state, user.user_id, &user.username).await? {
+            None | Some(Err(NavidromePing::Undecryptable(_))) => NavidromeStatus::NoCredentials,
+            Some(Ok(())) => NavidromeStatus::Connected,
+            Some(Err(NavidromePing::Failed(NavidromeError::WrongCredentials))) => {
+                NavidromeStatus::WrongCredentials
+            }
+            Some(Err(NavidromePing::Failed(_))) => NavidromeStatus::Unreachable,
+        },
+    )
 }
 
 async fn dashboard(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {

@@ -311,3 +311,19 @@ pub async fn count(app: &TestApp, sql: &str) -> i64 {
         .await
         .unwrap()
 }
+
+/// The SQLite file and its `-wal`/`-shm` companions as they are on disk now.
+pub fn db_files(app: &TestApp) -> Vec<(String, Vec<u8>)> {
+    ["", "-wal", "-shm"]
+        .iter()
+        .filter_map(|suffix| {
+            let path = format!("{}{suffix}", app.db_path.display());
+            std::fs::read(&path).ok().map(|bytes| (path, bytes))
+        })
+        .collect()
+}
+
+/// Whether `needle` occurs in `haystack` (an empty needle never does).
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}

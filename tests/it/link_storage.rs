@@ -10,10 +10,6 @@ use crate::harness::*;
 
 const SPOTIFY_SECRET: &str = "spotify-client-secret-5f4e3d2c1b0a";
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
-}
-
 #[tokio::test]
 async fn database_and_wal_hold_no_provider_secret_after_all_flows() {
     let f = Fakes::start().await;
@@ -32,13 +28,7 @@ async fn database_and_wal_hold_no_provider_secret_after_all_flows() {
         assert_eq!(count(&app, &sql).await, 0, "{}.{}", col.table, col.column);
     }
 
-    let mut files = Vec::new();
-    for suffix in ["", "-wal", "-shm"] {
-        let path = format!("{}{suffix}", app.db_path.display());
-        if let Ok(bytes) = std::fs::read(&path) {
-            files.push((path, bytes));
-        }
-    }
+    let files = db_files(&app);
     assert!(
         files.iter().any(|(p, _)| p.ends_with("-wal")),
         "WAL file expected"

@@ -2,10 +2,6 @@
 
 use crate::harness::*;
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
-}
-
 #[tokio::test]
 async fn database_and_wal_hold_no_password_in_clear() {
     let p = peer();
@@ -21,13 +17,7 @@ async fn database_and_wal_hold_no_password_in_clear() {
         .unwrap();
     assert!(stored.starts_with("enc:v2:"), "{stored}");
 
-    let mut files = Vec::new();
-    for suffix in ["", "-wal", "-shm"] {
-        let path = format!("{}{suffix}", app.db_path.display());
-        if let Ok(bytes) = std::fs::read(&path) {
-            files.push((path, bytes));
-        }
-    }
+    let files = db_files(&app);
     assert!(
         files.iter().any(|(p, _)| p.ends_with("-wal")),
         "WAL file expected in WAL mode"
