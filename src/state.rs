@@ -14,7 +14,7 @@ use crate::crypto::FieldCipher;
 use crate::db::Db;
 use crate::http::events::EventBus;
 use crate::security::csrf::CsrfKey;
-use crate::security::rate_limit::LoginLimiter;
+use crate::security::rate_limit::{AccountGuard, AccountPolicy, LoginLimiter};
 use crate::security::session_token::SessionTokens;
 
 #[derive(Clone, FromRef)]
@@ -26,6 +26,7 @@ pub struct AppState {
     pub csrf: Arc<CsrfKey>,
     pub cookie_key: tower_cookies::Key,
     pub limiter: Arc<LoginLimiter>,
+    pub accounts: Arc<AccountGuard>,
     pub navidrome: NavidromeClient,
     /// `None` when Spotify is not configured on this server.
     pub spotify: Option<SpotifyClient>,
@@ -69,6 +70,7 @@ impl AppState {
             tokens: Arc::new(SessionTokens::new(&config.security.jwt_secret)),
             csrf: Arc::new(CsrfKey::from_secret(&config.security.jwt_secret)),
             limiter: Arc::new(LoginLimiter::new(config.security.auth_rate_limit)),
+            accounts: Arc::new(AccountGuard::new(AccountPolicy::default())),
             cipher: Arc::new(cipher),
             cookie_key,
             navidrome,

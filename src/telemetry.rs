@@ -26,8 +26,11 @@ static HEADER_SECRETS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)\b(authorization|cookie|set-cookie|x-csrf-token)("?\s*[:=]\s*"?)([^"\r\n]+)"#)
         .unwrap_or_else(|_| unreachable!("static regex"))
 });
+/// An auth scheme word and its credential. Only a whole value is masked: the word must not end
+/// a path (`/x/token`), and what follows must not be the name of a `key=value` field, so a
+/// neighbouring `request_id=…` stays readable.
 static BEARER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(bearer|token|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
+    Regex::new(r#"(?i)(^|[^/\w-])(bearer|token|basic)\s+[A-Za-z0-9._~+/-]{8,}=*(\s|$|["',;)\]}])"#)
         .unwrap_or_else(|_| unreachable!("static regex"))
 });
 static API_KEY: LazyLock<Regex> = LazyLock::new(|| {
@@ -45,7 +48,7 @@ static ENCRYPTED: LazyLock<Regex> = LazyLock::new(|| {
 pub fn redact(line: &str) -> String {
     let s = QUERY_SECRETS.replace_all(line, format!("${{1}}${{2}}={MASK}").as_str());
     let s = HEADER_SECRETS.replace_all(&s, format!("${{1}}${{2}}{MASK}").as_str());
-    let s = BEARER.replace_all(&s, format!("${{1}} {MASK}").as_str());
+    let s = BEARER.replace_all(&s, format!("${{1}}${{2}} {MASK}${{3}}").as_str());
     let s = API_KEY.replace_all(&s, MASK);
     let s = JWT.replace_all(&s, MASK);
     let s = ENCRYPTED.replace_all(&s, MASK);
@@ -240,5 +243,20 @@ mod tests {
     fn leaves_ordinary_text_alone() {
         let line = "request finished status=200 latency=3ms path=/preferences/security";
         assert_eq!(redact(line), line);
+    }
+
+    #[test]
+    fn keeps_request_ids_next_to_words_that_name_secrets() {
+        for path in ["/auth/token", "/x/basic", "/bearer"] {
+            let line = format!(
+                "request{{method=POST path={path} request_id=9f3a1c2b4d5e-0000002a}}: finished"
+            );
+            assert_eq!(redact(&line), line);
+        }
+        let json = r#"{"span":{"path":"/api/token","request_id":"9f3a1c2b4d5e-0000002a"}}"#;
+        assert_eq!(redact(json), json);
+        let masked = redact("header was Token c2VjcmV0LXZhbHVlLTEyMw== today");
+        assert!(!masked.contains("c2VjcmV0"), "{masked}");
+        assert!(masked.ends_with(" today"), "{masked}");
     }
 }

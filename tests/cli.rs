@@ -233,3 +233,19 @@ fn backup_writes_a_consistent_snapshot_and_never_overwrites() {
     assert_ne!(code, 0);
     assert!(stderr.contains("already exists"), "{stderr}");
 }
+
+#[test]
+fn check_config_refuses_trusting_every_address() {
+    for all in ["0.0.0.0/0", "::/0", "10.0.0.0/8, 0.0.0.0/0"] {
+        let (code, stdout, stderr) = run(spotter()
+            .arg("check-config")
+            .env("SPOTTER_SECURITY_ENCRYPTION_KEY", KEY)
+            .env("SPOTTER_SECURITY_JWT_SECRET", JWT)
+            .env("SPOTTER_SECURITY_TRUSTED_PROXIES", all));
+        assert_eq!(code, 2, "{all}: {stdout}{stderr}");
+        assert!(
+            stderr.contains("SPOTTER_SECURITY_TRUSTED_PROXIES") && stderr.contains("every address"),
+            "{all}: {stderr}"
+        );
+    }
+}

@@ -1012,6 +1012,11 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
     let mut trusted_proxies = Vec::new();
     for item in &raw.security.trusted_proxies.0 {
         match item.parse::<IpNet>().or_else(|_| item.parse::<IpAddr>().map(IpNet::from)) {
+            // Trusting every address lets any client forge its IP (and dodge the sign-in
+            // limiter) and its scheme and host.
+            Ok(net) if net.prefix_len() == 0 => errors.push(ConfigError(format!(
+                "SPOTTER_SECURITY_TRUSTED_PROXIES: {item:?} trusts every address, so any client could forge X-Forwarded-For; list only your proxy's address or network (for example 172.18.0.0/16)"
+            ))),
             Ok(net) => trusted_proxies.push(net),
             Err(_) => errors.push(ConfigError(format!(
                 "SPOTTER_SECURITY_TRUSTED_PROXIES: {item:?} is not a CIDR such as 172.18.0.0/16 or an IP address"

@@ -6,6 +6,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
+use std::time::Instant;
+
 use secrecy::SecretString;
 use serde::Deserialize;
 use tower_cookies::Cookies;
@@ -23,6 +25,7 @@ use crate::http::session::{
     resolve_session,
 };
 use crate::security::client_ip::ClientInfo;
+use crate::security::rate_limit::AccountCheck;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -159,6 +162,41 @@ async fn login(
     }
     let ip = client.ip.to_string();
 
+    if let AccountCheck::Paused {
+        retry_after,
+        first_refusal,
+    } = state.accounts.check(&username, Instant::now())
+    {
+        if first_refusal {
+            db::audit::record(
+                &state.db,
+                NewAuditEvent {
+                    user_id: None,
+                    kind: AuditKind::LoginAccountPaused,
+                    username: &username,
+                    client_ip: &ip,
+                    detail: "too many failed sign-ins for this account; paused for a while",
+                },
+            )
+            .await?;
+            state.events.publish_audit(AuditKind::LoginAccountPaused);
+        }
+        tracing::warn!(client_ip = %client.ip, "sign-in refused: account paused after too many failures");
+        let mut resp = login_response(
+            &state,
+            &cookies,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(RATE_LIMITED),
+            String::new(),
+        );
+        if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after.as_secs().max(1).to_string())
+        {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, v);
+        }
+        return Ok(resp);
+    }
+
     match state
         .navidrome
         .ping(&Credentials {
@@ -169,6 +207,7 @@ async fn login(
     {
         Ok(()) => {}
         Err(NavidromeError::WrongCredentials | NavidromeError::Api { .. }) => {
+            let paused = state.accounts.record_failure(&username, Instant::now());
             db::audit::record(
                 &state.db,
                 NewAuditEvent {
@@ -181,6 +220,9 @@ async fn login(
             )
             .await?;
             state.events.publish_audit(AuditKind::LoginFailed);
+            if paused {
+                tracing::warn!("an account used up its sign-in failure budget and is paused");
+            }
             return Ok(login_response(
                 &state,
                 &cookies,
@@ -225,7 +267,7 @@ async fn login(
         return Ok(login_response(
             &state,
             &cookies,
-            StatusCode::FORBIDDEN,
+            StatusCode::UNAUTHORIZED,
             Some(LOGIN_FAILED),
             username,
         ));
@@ -251,7 +293,7 @@ async fn login(
             return Ok(login_response(
                 &state,
                 &cookies,
-                StatusCode::FORBIDDEN,
+                StatusCode::UNAUTHORIZED,
                 Some(LOGIN_FAILED),
                 username,
             ));
@@ -293,6 +335,7 @@ async fn login(
     )
     .await?;
     tx.commit().await?;
+    state.accounts.record_success(&username);
     state.events.publish_audit(AuditKind::LoginOk);
     // The ping above just succeeded with these credentials.
     state

@@ -1,6 +1,7 @@
 //! CSRF middleware (S4): every unsafe method needs a same-origin `Origin`/`Referer` and a
 //! token bound to the caller's session (or pre-session before login), from the `csrf_token`
-//! form field or the `X-CSRF-Token` header. A refusal is 403 and nothing runs.
+//! form field or the `X-CSRF-Token` header. A refusal is 403 and nothing runs. With a signed
+//! session cookie present only the session-bound token is accepted (sign-in excepted).
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
@@ -52,11 +53,18 @@ pub async fn require_csrf(
 
     // A token may be bound to the verified session (jti) or to the signed pre-session id; a
     // login form opened before another tab signed in still carries the pre-session token.
+    //
+    // Once a signed session exists, only its own token counts: a pre-session cookie can be
+    // planted from a sibling subdomain, so it must not unlock a signed-in session's actions.
+    // The sign-in form is the one exception, as signing in replaces the session anyway.
     let session_jti = cookies
         .get(SESSION_COOKIE)
         .and_then(|c| state.tokens.verify(c.value()))
         .map(|t| t.session_id);
-    let pre_session = existing_pre_session_id(&state.cookie_key, &cookies);
+    let pre_session_counts = session_jti.is_none() || req.uri().path() == "/login";
+    let pre_session = pre_session_counts
+        .then(|| existing_pre_session_id(&state.cookie_key, &cookies))
+        .flatten();
     let mut bindings = Vec::with_capacity(2);
     if let Some(jti) = &session_jti {
         bindings.push(Binding::Session(jti.as_str()));

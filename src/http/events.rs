@@ -16,6 +16,7 @@ use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
+use tokio_util::sync::CancellationToken;
 
 use crate::domain::audit::AuditKind;
 use crate::http::session::CurrentUser;
@@ -39,6 +40,8 @@ pub struct EventBus {
     tx: broadcast::Sender<LiveEvent>,
     inner: Arc<Mutex<Inner>>,
     capacity: usize,
+    /// Cancelled at shutdown: every open stream ends, so shutdown need not wait for browsers.
+    closing: CancellationToken,
 }
 
 impl EventBus {
@@ -51,7 +54,13 @@ impl EventBus {
                 buffer: VecDeque::with_capacity(capacity),
             })),
             capacity,
+            closing: CancellationToken::new(),
         }
+    }
+
+    /// End every open event stream (at shutdown).
+    pub fn close(&self) {
+        self.closing.cancel();
     }
 
     pub fn publish(&self, kind: &'static str, data: String) -> u64 {
@@ -103,8 +112,10 @@ impl EventBus {
     }
 }
 
+pub const EVENTS_PATH: &str = "/events";
+
 pub fn router() -> Router<AppState> {
-    Router::new().route("/events", get(events))
+    Router::new().route(EVENTS_PATH, get(events))
 }
 
 fn to_sse(e: &LiveEvent) -> Event {
@@ -138,7 +149,11 @@ async fn events(
     });
     // The first comment makes proxies flush headers at once.
     let hello = stream::once(async { Ok(Event::default().comment("connected")) });
-    let sse = Sse::new(hello.chain(replay).chain(live)).keep_alive(
+    let stream = hello
+        .chain(replay)
+        .chain(live)
+        .take_until(bus.closing.clone().cancelled_owned());
+    let sse = Sse::new(stream).keep_alive(
         KeepAlive::new()
             .interval(Duration::from_secs(15))
             .text("heartbeat"),

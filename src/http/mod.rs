@@ -12,6 +12,7 @@ pub mod pages;
 pub mod provider_auth;
 pub mod providers;
 pub mod security_page;
+pub mod server;
 pub mod session;
 
 use std::future::Future;
@@ -32,7 +33,6 @@ use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::error::RenderedPage;
@@ -48,8 +48,6 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 
 /// The whole application router with its middleware.
 pub fn build_app(state: AppState) -> Router {
-    let timeout = state.config.request_timeout;
-    // Everything but the event stream gets a request timeout (S10).
     let bounded = Router::new()
         .merge(auth::router())
         .merge(dashboard::router())
@@ -58,11 +56,7 @@ pub fn build_app(state: AppState) -> Router {
         .merge(provider_auth::router())
         .merge(health::router())
         .merge(assets::router())
-        .fallback(not_found)
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ));
+        .fallback(not_found);
 
     let app = Router::new().merge(events::router()).merge(bounded);
 
@@ -74,6 +68,10 @@ pub fn build_app(state: AppState) -> Router {
     .layer(CookieManagerLayer::new())
     .layer(middleware::from_fn_with_state(state.clone(), client_info))
     .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+    .layer(middleware::from_fn_with_state(
+        state.config.request_timeout,
+        request_deadline,
+    ))
     .layer(middleware::from_fn(fallback_pages))
     .layer(CatchPanicLayer::custom(panic_page))
     .layer(middleware::from_fn_with_state(
@@ -167,6 +165,25 @@ async fn client_info(State(state): State<AppState>, mut req: Request, next: Next
     next.run(req).await
 }
 
+/// Every request but the event stream must finish within the request timeout (S10), body
+/// reading and the CSRF check included, so a client that stalls mid-body is answered 408 and
+/// its connection closed.
+async fn request_deadline(State(timeout): State<Duration>, req: Request, next: Next) -> Response {
+    if req.uri().path() == events::EVENTS_PATH {
+        return next.run(req).await;
+    }
+    match tokio::time::timeout(timeout, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            tracing::info!("request timed out");
+            let mut resp = StatusCode::REQUEST_TIMEOUT.into_response();
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            resp
+        }
+    }
+}
+
 /// A bare error status from a layer or an extractor rejection gets a proper page with a fixed
 /// message instead of framework text.
 async fn fallback_pages(req: Request, next: Next) -> Response {
@@ -236,20 +253,21 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
     resp
 }
 
-/// Serve `app` on `listener` until `shutdown` resolves; background maintenance runs alongside.
+/// Serve the app on `listener` until `shutdown` resolves; background maintenance runs
+/// alongside. On shutdown, event streams end and open requests get a deadline.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let maintenance = tokio::spawn(maintenance_loop(state.clone()));
+    let limits = server::ServerLimits::new(
+        state.config.request_timeout,
+        state.config.security.trusted_proxies.clone(),
+    );
+    let events = state.events.clone();
     let app = build_app(state);
-    let result = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    let result = server::run(listener, app, limits, shutdown, move || events.close()).await;
     maintenance.abort();
     result
 }
@@ -262,6 +280,7 @@ async fn maintenance_loop(state: AppState) {
     loop {
         tick.tick().await;
         state.limiter.prune();
+        state.accounts.prune(std::time::Instant::now());
         if let Err(e) = crate::db::sessions::prune(&state.db, idle).await {
             tracing::warn!(error = %e, "pruning sessions failed");
         }

@@ -93,7 +93,7 @@ async fn a_second_account_is_refused() {
     Browser::new(&app).login_ok(&p.user, &p.password).await;
     let mut other = Browser::new(&app);
     let resp = other.login(&p.guest_user, &p.guest_password).await;
-    assert_eq!(resp.status, 403);
+    assert_eq!(resp.status, 401);
     assert!(resp.body.contains(GENERIC));
     assert!(!other.cookies.contains_key("spotter_token"));
     assert_eq!(count(&app, "SELECT COUNT(*) FROM users").await, 1);
@@ -114,7 +114,7 @@ async fn allowed_users_list_is_enforced() {
     let p = peer();
     let app = spawn_app(Options::with_peer().set("security.allowed_users", &p.guest_user)).await;
     let mut b = Browser::new(&app);
-    assert_eq!(b.login(&p.user, &p.password).await.status, 403);
+    assert_eq!(b.login(&p.user, &p.password).await.status, 401);
     Browser::new(&app)
         .login_ok(&p.guest_user, &p.guest_password)
         .await;

@@ -45,6 +45,25 @@ pub struct TestApp {
     pub db_path: PathBuf,
     _dir: tempfile::TempDir,
     shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestApp {
+    /// Send the shutdown signal and wait for the server to return (bounded by `limit`);
+    /// `Err` when it did not return in time.
+    pub async fn stop_within(
+        &mut self,
+        limit: std::time::Duration,
+    ) -> Result<std::time::Duration, tokio::time::error::Elapsed> {
+        let started = std::time::Instant::now();
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            tokio::time::timeout(limit, server).await?.unwrap();
+        }
+        Ok(started.elapsed())
+    }
 }
 
 impl Drop for TestApp {
@@ -114,7 +133,7 @@ pub async fn spawn_app(opts: Options) -> TestApp {
     let state = AppState::new(config, db).unwrap();
     let (tx, rx) = oneshot::channel::<()>();
     let server_state = state.clone();
-    tokio::spawn(async move {
+    let server = tokio::spawn(async move {
         spotter::http::serve(listener, server_state, async {
             let _ = rx.await;
         })
@@ -131,6 +150,7 @@ pub async fn spawn_app(opts: Options) -> TestApp {
         db_path,
         _dir: dir,
         shutdown: Some(tx),
+        server: Some(server),
     }
 }
 

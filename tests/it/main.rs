@@ -16,5 +16,6 @@ mod link_spotify;
 mod link_storage;
 mod pages;
 mod providers_page;
+mod security_findings;
 mod sessions;
 mod storage;
