@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod clients;
+pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod db;

@@ -71,5 +71,5 @@ pub async fn integrity_ok(db: &Db) -> Result<bool, sqlx::Error> {
 
 /// Current Unix time in seconds.
 pub fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
+    crate::clock::system_now()
 }
