@@ -8,8 +8,11 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use crate::app::Core;
+use crate::clock::system_now;
 use crate::config::{Config, RawConfig};
-use crate::state::AppState;
+use crate::http::state::AppState;
+use crate::services::keys::{self, Origin};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -195,7 +198,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         // Online rotation (S15): move values still under the previous key to the current one.
         let (db, config) = (db.clone(), config.clone());
         tokio::spawn(async move {
-            match reencrypt(&db, &config, false, "startup").await {
+            match keys::rotate(&db, &config, false, Origin::Startup, system_now()).await {
                 Ok(r) => tracing::info!(
                     rewritten = r.rewritten,
                     examined = r.examined,
@@ -206,7 +209,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         });
     }
     let addr = config.listen_addr;
-    let state = AppState::new(config, db.clone())?;
+    let state = AppState::new(Core::new(config, db.clone())?)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr} (SPOTTER_SERVER_HOST / SPOTTER_SERVER_PORT)"))?;
@@ -242,43 +245,8 @@ async fn rotate_key(
     all: bool,
 ) -> anyhow::Result<crate::db::rotation::RotationReport> {
     let db = crate::db::connect_and_migrate(&config.database_url).await?;
-    let report = reencrypt(&db, config, all, "cli").await?;
+    let report = keys::rotate(&db, config, all, Origin::Cli, system_now()).await?;
     db.close().await;
-    Ok(report)
-}
-
-/// Re-encrypt under the current key (reading the previous one), verify, and audit it.
-pub async fn reencrypt(
-    db: &crate::db::Db,
-    config: &Config,
-    all: bool,
-    origin: &str,
-) -> anyhow::Result<crate::db::rotation::RotationReport> {
-    use crate::crypto::FieldCipher;
-    let s = &config.security;
-    let cipher = FieldCipher::new(&s.encryption_key, s.encryption_key_previous.as_ref());
-    let verifier = FieldCipher::new(&s.encryption_key, None);
-    let report = crate::db::rotation::reencrypt_all(db, &cipher, &verifier, all)
-        .await
-        .context("re-encrypting stored credentials (nothing was changed)")?;
-    if report.rewritten > 0 {
-        let detail = format!(
-            "{} value(s) re-encrypted under key {}",
-            report.rewritten,
-            cipher.current_key_id()
-        );
-        crate::db::audit::record(
-            db,
-            crate::db::audit::NewAuditEvent {
-                user_id: None,
-                kind: crate::domain::audit::AuditKind::KeyRotated,
-                username: "",
-                client_ip: origin,
-                detail: &detail,
-            },
-        )
-        .await?;
-    }
     Ok(report)
 }
 
@@ -307,18 +275,7 @@ async fn backup(config: &Config, dest: &std::path::Path) -> anyhow::Result<()> {
 
 async fn clear_credentials(config: &Config) -> anyhow::Result<u64> {
     let db = crate::db::connect_and_migrate(&config.database_url).await?;
-    let n = crate::db::credentials::clear_all(&db).await?;
-    crate::db::audit::record(
-        &db,
-        crate::db::audit::NewAuditEvent {
-            user_id: None,
-            kind: crate::domain::audit::AuditKind::CredentialsCleared,
-            username: "",
-            client_ip: "cli",
-            detail: "spotter clear-credentials",
-        },
-    )
-    .await?;
+    let n = crate::services::credentials::clear_all(&db, system_now()).await?;
     db.close().await;
     Ok(n)
 }

@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod app;
 pub mod cli;
 pub mod clients;
 pub mod clock;
@@ -12,9 +13,8 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod domain;
-pub mod error;
+pub mod events;
 pub mod http;
-pub mod links;
 pub mod security;
-pub mod state;
+pub mod services;
 pub mod telemetry;

@@ -44,7 +44,7 @@ async fn trace_log_of_every_link_flow_holds_no_secret() {
         .mount(&f.spotify)
         .await;
     sqlx::query("UPDATE provider_links SET token_expires_at = 0 WHERE provider = 'spotify'")
-        .execute(&app.state.db)
+        .execute(&app.state.core.db)
         .await
         .unwrap();
     let r = b

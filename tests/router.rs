@@ -6,8 +6,9 @@ use axum::extract::connect_info::ConnectInfo;
 use axum::http::{Request, StatusCode};
 use figment::Figment;
 use figment::providers::Serialized;
+use spotter::app::Core;
 use spotter::config::{Config, RawConfig};
-use spotter::state::AppState;
+use spotter::http::state::AppState;
 use tower::ServiceExt;
 
 async fn app() -> (axum::Router, tempfile::TempDir) {
@@ -31,7 +32,7 @@ async fn app() -> (axum::Router, tempfile::TempDir) {
         .await
         .unwrap();
     (
-        spotter::http::build_app(AppState::new(config, db).unwrap()),
+        spotter::http::build_app(AppState::new(Core::new(config, db).unwrap()).unwrap()),
         dir,
     )
 }

@@ -244,7 +244,7 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     headers
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| parse_retry_after(v, crate::db::now()))
+        .and_then(|v| parse_retry_after(v, crate::clock::system_now()))
 }
 
 type TokenResult = Result<

@@ -1,4 +1,4 @@
-use crate::db::{Db, now};
+use crate::db::Db;
 use crate::domain::audit::AuditKind;
 use crate::domain::ids::UserId;
 
@@ -24,8 +24,8 @@ pub struct NewAuditEvent<'a> {
 pub async fn record(
     db: impl sqlx::SqliteExecutor<'_>,
     e: NewAuditEvent<'_>,
+    t: i64,
 ) -> Result<(), sqlx::Error> {
-    let t = now();
     let kind = e.kind.as_str();
     // Bounded lengths: a hostile username or header cannot bloat the table.
     let username: String = e.username.chars().take(128).collect();
@@ -59,8 +59,8 @@ pub async fn recent(db: &Db, user_id: UserId, limit: i64) -> Result<Vec<AuditEve
     .await
 }
 
-pub async fn prune(db: &Db, retention_days: u32) -> Result<u64, sqlx::Error> {
-    let cutoff = now() - i64::from(retention_days) * 86_400;
+pub async fn prune(db: &Db, retention_days: u32, now: i64) -> Result<u64, sqlx::Error> {
+    let cutoff = now - i64::from(retention_days) * 86_400;
     let r = sqlx::query!("DELETE FROM audit_events WHERE created_at < ?1", cutoff)
         .execute(db)
         .await?;

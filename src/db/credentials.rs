@@ -1,14 +1,14 @@
 //! Stored Navidrome password (encrypted, see `crypto::registry::NAVIDROME_PASSWORD`).
 
-use crate::db::{Db, now};
+use crate::db::Db;
 use crate::domain::ids::UserId;
 
 pub async fn upsert_navidrome_password(
     tx: &mut sqlx::SqliteConnection,
     user_id: UserId,
     password_enc: &str,
+    t: i64,
 ) -> Result<(), sqlx::Error> {
-    let t = now();
     sqlx::query!(
         "INSERT INTO navidrome_credentials (user_id, password_enc, updated_at) VALUES (?1, ?2, ?3)
          ON CONFLICT(user_id) DO UPDATE SET password_enc = excluded.password_enc,

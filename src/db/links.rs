@@ -1,14 +1,15 @@
 //! Linked services (`provider_links`, credentials encrypted with
 //! `crypto::registry::PROVIDER_ACCESS_TOKEN` / `PROVIDER_REFRESH_TOKEN`) and link health.
 
-use crate::db::{Db, now};
+use crate::db::Db;
 use crate::domain::ids::UserId;
 use crate::domain::link_health::{ErrorCode, Health, LinkStatus};
+use crate::domain::provider::{Provider, Service};
 
 #[derive(Debug, Clone)]
 pub struct ProviderLink {
     pub user_id: UserId,
-    pub provider: String,
+    pub provider: Provider,
     pub account_name: String,
     pub access_token_enc: String,
     pub refresh_token_enc: Option<String>,
@@ -20,7 +21,7 @@ pub struct ProviderLink {
 
 pub struct NewLink<'a> {
     pub user_id: UserId,
-    pub provider: &'static str,
+    pub provider: Provider,
     pub account_name: &'a str,
     pub access_token_enc: &'a str,
     pub refresh_token_enc: Option<&'a str>,
@@ -31,11 +32,11 @@ pub struct NewLink<'a> {
 pub async fn find(
     db: &Db,
     user_id: UserId,
-    provider: &str,
+    provider: Provider,
 ) -> Result<Option<ProviderLink>, sqlx::Error> {
     sqlx::query_as!(
         ProviderLink,
-        r#"SELECT user_id AS "user_id!: UserId", provider, account_name, access_token_enc,
+        r#"SELECT user_id AS "user_id!: UserId", provider AS "provider: Provider", account_name, access_token_enc,
                   refresh_token_enc, token_expires_at, scopes, linked_at, updated_at
            FROM provider_links WHERE user_id = ?1 AND provider = ?2"#,
         user_id,
@@ -48,7 +49,7 @@ pub async fn find(
 pub async fn list(db: &Db, user_id: UserId) -> Result<Vec<ProviderLink>, sqlx::Error> {
     sqlx::query_as!(
         ProviderLink,
-        r#"SELECT user_id AS "user_id!: UserId", provider, account_name, access_token_enc,
+        r#"SELECT user_id AS "user_id!: UserId", provider AS "provider: Provider", account_name, access_token_enc,
                   refresh_token_enc, token_expires_at, scopes, linked_at, updated_at
            FROM provider_links WHERE user_id = ?1 ORDER BY provider"#,
         user_id
@@ -58,8 +59,11 @@ pub async fn list(db: &Db, user_id: UserId) -> Result<Vec<ProviderLink>, sqlx::E
 }
 
 /// Insert or replace the link (a re-link replaces every credential).
-pub async fn upsert(tx: &mut sqlx::SqliteConnection, l: NewLink<'_>) -> Result<(), sqlx::Error> {
-    let t = now();
+pub async fn upsert(
+    tx: &mut sqlx::SqliteConnection,
+    l: NewLink<'_>,
+    t: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "INSERT INTO provider_links (user_id, provider, account_name, access_token_enc,
                 refresh_token_enc, token_expires_at, scopes, linked_at, updated_at)
@@ -90,12 +94,12 @@ pub async fn upsert(tx: &mut sqlx::SqliteConnection, l: NewLink<'_>) -> Result<(
 pub async fn update_tokens(
     db: &Db,
     user_id: UserId,
-    provider: &str,
+    provider: Provider,
     access_token_enc: &str,
     refresh_token_enc: Option<&str>,
     token_expires_at: Option<i64>,
+    t: i64,
 ) -> Result<bool, sqlx::Error> {
-    let t = now();
     let r = sqlx::query!(
         "UPDATE provider_links SET access_token_enc = ?3,
                 refresh_token_enc = COALESCE(?4, refresh_token_enc),
@@ -117,7 +121,7 @@ pub async fn update_tokens(
 pub async fn delete(
     tx: &mut sqlx::SqliteConnection,
     user_id: UserId,
-    provider: &str,
+    provider: Provider,
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query!(
         "DELETE FROM provider_links WHERE user_id = ?1 AND provider = ?2",
@@ -145,14 +149,14 @@ pub async fn delete(
 
 #[derive(Debug, Clone)]
 pub struct HealthRow {
-    pub provider: String,
+    pub service: Service,
     pub health: Health,
     pub last_checked_at: i64,
     pub last_ok_at: Option<i64>,
 }
 
 struct RawHealth {
-    provider: String,
+    service: Service,
     status: String,
     backoff_until: Option<i64>,
     failure_count: i64,
@@ -164,7 +168,7 @@ struct RawHealth {
 impl From<RawHealth> for HealthRow {
     fn from(r: RawHealth) -> Self {
         Self {
-            provider: r.provider,
+            service: r.service,
             health: Health {
                 // The CHECK constraint keeps unknown values out; a future value reads as broken.
                 status: LinkStatus::parse(&r.status).unwrap_or(LinkStatus::Broken),
@@ -181,14 +185,14 @@ impl From<RawHealth> for HealthRow {
 pub async fn health(
     db: &Db,
     user_id: UserId,
-    provider: &str,
+    service: Service,
 ) -> Result<Option<HealthRow>, sqlx::Error> {
     let row = sqlx::query_as!(
         RawHealth,
-        r#"SELECT provider, status, backoff_until, failure_count, last_error, last_checked_at, last_ok_at
+        r#"SELECT provider AS "service: Service", status, backoff_until, failure_count, last_error, last_checked_at, last_ok_at
            FROM link_health WHERE user_id = ?1 AND provider = ?2"#,
         user_id,
-        provider
+        service
     )
     .fetch_optional(db)
     .await?;
@@ -198,7 +202,7 @@ pub async fn health(
 pub async fn health_all(db: &Db, user_id: UserId) -> Result<Vec<HealthRow>, sqlx::Error> {
     let rows = sqlx::query_as!(
         RawHealth,
-        r#"SELECT provider, status, backoff_until, failure_count, last_error, last_checked_at, last_ok_at
+        r#"SELECT provider AS "service: Service", status, backoff_until, failure_count, last_error, last_checked_at, last_ok_at
            FROM link_health WHERE user_id = ?1"#,
         user_id
     )
@@ -211,10 +215,10 @@ pub async fn health_all(db: &Db, user_id: UserId) -> Result<Vec<HealthRow>, sqlx
 pub async fn set_health(
     db: impl sqlx::SqliteExecutor<'_>,
     user_id: UserId,
-    provider: &str,
+    service: Service,
     h: &Health,
+    t: i64,
 ) -> Result<(), sqlx::Error> {
-    let t = now();
     let status = h.status.as_str();
     let failures = i64::from(h.failure_count);
     let last_error = h.last_error.map(ErrorCode::as_str);
@@ -231,7 +235,7 @@ pub async fn set_health(
                 last_checked_at = excluded.last_checked_at,
                 last_ok_at = COALESCE(excluded.last_ok_at, link_health.last_ok_at)",
         user_id,
-        provider,
+        service,
         status,
         h.backoff_until,
         failures,

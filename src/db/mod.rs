@@ -68,8 +68,3 @@ pub async fn integrity_ok(db: &Db) -> Result<bool, sqlx::Error> {
         .await?;
     Ok(rows.len() == 1 && rows[0] == "ok")
 }
-
-/// Current Unix time in seconds.
-pub fn now() -> i64 {
-    crate::clock::system_now()
-}

@@ -1,15 +1,16 @@
 //! Pending OAuth / web-auth round trips (SPEC S5). Rows hold the SHA-256 of the state, never
 //! the state; the PKCE verifier is encrypted (`crypto::registry::OAUTH_VERIFIER`).
 
-use crate::db::{Db, now};
+use crate::db::Db;
 use crate::domain::ids::{SessionId, UserId};
+use crate::domain::provider::Provider;
 
 /// At most this many live round trips per session and provider (two tabs, a retry).
 const MAX_PENDING_PER_SESSION: i64 = 4;
 
 pub struct NewState<'a> {
     pub state_hash: &'a str,
-    pub provider: &'static str,
+    pub provider: Provider,
     pub session_jti: &'a SessionId,
     pub user_id: UserId,
     pub verifier_enc: Option<&'a str>,
@@ -24,8 +25,7 @@ pub struct ConsumedState {
 }
 
 /// Store a new pending state; drops expired rows and this session's oldest extras.
-pub async fn insert(db: &Db, s: NewState<'_>) -> Result<(), sqlx::Error> {
-    let t = now();
+pub async fn insert(db: &Db, s: NewState<'_>, t: i64) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     sqlx::query!("DELETE FROM oauth_states WHERE expires_at <= ?1", t)
         .execute(&mut *tx)
@@ -63,7 +63,7 @@ pub async fn insert(db: &Db, s: NewState<'_>) -> Result<(), sqlx::Error> {
 pub async fn consume(
     db: &Db,
     state_hash: &str,
-    provider: &'static str,
+    provider: Provider,
     session_jti: &SessionId,
 ) -> Result<Option<ConsumedState>, sqlx::Error> {
     sqlx::query_as!(
@@ -79,8 +79,7 @@ pub async fn consume(
 }
 
 /// Remove expired states (maintenance).
-pub async fn prune(db: &Db) -> Result<u64, sqlx::Error> {
-    let t = now();
+pub async fn prune(db: &Db, t: i64) -> Result<u64, sqlx::Error> {
     let r = sqlx::query!("DELETE FROM oauth_states WHERE expires_at <= ?1", t)
         .execute(db)
         .await?;

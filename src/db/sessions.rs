@@ -1,4 +1,4 @@
-use crate::db::{Db, now};
+use crate::db::Db;
 use crate::domain::ids::{SessionId, UserId};
 
 #[derive(Debug, Clone)]
@@ -20,8 +20,11 @@ pub struct NewSession<'a> {
     pub user_agent: &'a str,
 }
 
-pub async fn insert(tx: &mut sqlx::SqliteConnection, s: NewSession<'_>) -> Result<(), sqlx::Error> {
-    let t = now();
+pub async fn insert(
+    tx: &mut sqlx::SqliteConnection,
+    s: NewSession<'_>,
+    t: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "INSERT INTO sessions (jti, user_id, created_at, last_seen_at, expires_at, client_ip, user_agent)
          VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
@@ -79,8 +82,7 @@ pub async fn find(db: &Db, jti: &SessionId) -> Result<Option<Session>, sqlx::Err
 }
 
 /// Mark the session as used now (only when at least `min_gap` seconds passed, to spare writes).
-pub async fn touch(db: &Db, jti: &SessionId, min_gap: i64) -> Result<(), sqlx::Error> {
-    let t = now();
+pub async fn touch(db: &Db, jti: &SessionId, t: i64, min_gap: i64) -> Result<(), sqlx::Error> {
     let cutoff = t - min_gap;
     sqlx::query!(
         "UPDATE sessions SET last_seen_at = ?2 WHERE jti = ?1 AND last_seen_at < ?3",
@@ -144,8 +146,7 @@ pub async fn delete_all(db: &Db) -> Result<u64, sqlx::Error> {
 }
 
 /// Remove expired and idle sessions.
-pub async fn prune(db: &Db, idle_secs: i64) -> Result<u64, sqlx::Error> {
-    let t = now();
+pub async fn prune(db: &Db, idle_secs: i64, t: i64) -> Result<u64, sqlx::Error> {
     let idle_cutoff = t - idle_secs;
     let r = sqlx::query!(
         "DELETE FROM sessions WHERE expires_at <= ?1 OR last_seen_at < ?2",

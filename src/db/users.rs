@@ -1,4 +1,4 @@
-use crate::db::{Db, now};
+use crate::db::Db;
 use crate::domain::ids::UserId;
 
 #[derive(Debug, Clone)]
@@ -39,8 +39,8 @@ pub async fn upsert_login(
     tx: &mut sqlx::SqliteConnection,
     username: &str,
     make_owner: bool,
+    t: i64,
 ) -> Result<UserId, sqlx::Error> {
-    let t = now();
     let owner = i64::from(make_owner);
     let id = sqlx::query_scalar!(
         r#"INSERT INTO users (username, is_owner, created_at, last_login_at)

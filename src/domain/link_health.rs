@@ -4,51 +4,6 @@
 
 use std::time::Duration;
 
-/// A service Spotter talks to on the user's behalf.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Provider {
-    Navidrome,
-    Spotify,
-    Lastfm,
-    Listenbrainz,
-}
-
-impl Provider {
-    pub const ALL: [Provider; 4] = [
-        Self::Spotify,
-        Self::Lastfm,
-        Self::Listenbrainz,
-        Self::Navidrome,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Navidrome => "navidrome",
-            Self::Spotify => "spotify",
-            Self::Lastfm => "lastfm",
-            Self::Listenbrainz => "listenbrainz",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.as_str() == s)
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Navidrome => "Navidrome",
-            Self::Spotify => "Spotify",
-            Self::Lastfm => "Last.fm",
-            Self::Listenbrainz => "ListenBrainz",
-        }
-    }
-
-    /// Services linked from the providers page (Navidrome is the sign-in account).
-    pub fn is_linkable(self) -> bool {
-        !matches!(self, Self::Navidrome)
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkStatus {
     Ok,
@@ -345,10 +300,6 @@ mod tests {
             ErrorCode::ApiKeyInvalid.class(),
             FailureClass::Misconfigured
         );
-        for p in Provider::ALL {
-            assert_eq!(Provider::parse(p.as_str()), Some(p));
-        }
-        assert_eq!(Provider::parse("Spotify"), None);
         for s in [
             LinkStatus::Ok,
             LinkStatus::Backoff,

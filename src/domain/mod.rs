@@ -3,3 +3,4 @@
 pub mod audit;
 pub mod ids;
 pub mod link_health;
+pub mod provider;

@@ -10,10 +10,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_cookies::Cookies;
 
-use crate::error::AppError;
+use crate::http::error::AppError;
 use crate::http::session::{SESSION_COOKIE, existing_pre_session_id};
+use crate::http::state::AppState;
 use crate::security::csrf::{Binding, same_origin};
-use crate::state::AppState;
 
 /// Forms are small; the body limit layer already caps everything at this size.
 pub const MAX_FORM_BYTES: usize = 64 * 1024;
@@ -44,7 +44,7 @@ pub async fn require_csrf(
     }
     let headers = req.headers();
     if !same_origin(
-        &state.config.base_url,
+        &state.config().base_url,
         header_str(headers, "origin"),
         header_str(headers, "referer"),
     ) {

@@ -7,8 +7,8 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 
 use crate::db::{self, Db};
-use crate::error::RenderedPage;
-use crate::state::AppState;
+use crate::http::error::RenderedPage;
+use crate::http::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

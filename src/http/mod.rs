@@ -5,15 +5,18 @@ pub mod assets;
 pub mod auth;
 pub mod csrf;
 pub mod dashboard;
+pub mod error;
 pub mod events;
 pub mod format;
 pub mod health;
+pub mod notices;
 pub mod pages;
 pub mod provider_auth;
 pub mod providers;
 pub mod security_page;
 pub mod server;
 pub mod session;
+pub mod state;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -35,10 +38,10 @@ use tower_http::request_id::{
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-use crate::error::RenderedPage;
+use crate::http::error::RenderedPage;
 use crate::http::pages::ErrorPage;
+use crate::http::state::AppState;
 use crate::security::client_ip;
-use crate::state::AppState;
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -69,7 +72,7 @@ pub fn build_app(state: AppState) -> Router {
     .layer(middleware::from_fn_with_state(state.clone(), client_info))
     .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
     .layer(middleware::from_fn_with_state(
-        state.config.request_timeout,
+        state.config().request_timeout,
         request_deadline,
     ))
     .layer(middleware::from_fn(fallback_pages))
@@ -142,7 +145,7 @@ fn make_span(req: &Request<Body>) -> tracing::Span {
 }
 
 async fn not_found() -> Response {
-    crate::error::AppError::NotFound.into_response()
+    crate::http::error::AppError::NotFound.into_response()
 }
 
 fn panic_page(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
@@ -160,7 +163,11 @@ async fn client_info(State(state): State<AppState>, mut req: Request, next: Next
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.0);
-    let info = client_ip::resolve(peer, req.headers(), &state.config.security.trusted_proxies);
+    let info = client_ip::resolve(
+        peer,
+        req.headers(),
+        &state.config().security.trusted_proxies,
+    );
     req.extensions_mut().insert(info);
     next.run(req).await
 }
@@ -244,7 +251,7 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
     if !is_static {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    if state.config.base_url.scheme() == "https" {
+    if state.config().base_url.scheme() == "https" {
         h.insert(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=63072000; includeSubDomains"),
@@ -262,10 +269,10 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let maintenance = tokio::spawn(maintenance_loop(state.clone()));
     let limits = server::ServerLimits::new(
-        state.config.request_timeout,
-        state.config.security.trusted_proxies.clone(),
+        state.config().request_timeout,
+        state.config().security.trusted_proxies.clone(),
     );
-    let events = state.events.clone();
+    let events = state.core.events.clone();
     let app = build_app(state);
     let result = server::run(listener, app, limits, shutdown, move || events.close()).await;
     maintenance.abort();
@@ -275,21 +282,12 @@ pub async fn serve(
 /// Prune expired sessions and OAuth states, old audit rows and idle limiter entries.
 async fn maintenance_loop(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
-    let idle =
-        i64::try_from(state.config.security.session_idle_timeout.as_secs()).unwrap_or(i64::MAX);
     loop {
         tick.tick().await;
         state.limiter.prune();
         state.accounts.prune(std::time::Instant::now());
-        if let Err(e) = crate::db::sessions::prune(&state.db, idle).await {
-            tracing::warn!(error = %e, "pruning sessions failed");
-        }
-        if let Err(e) = crate::db::oauth_states::prune(&state.db).await {
-            tracing::warn!(error = %e, "pruning expired OAuth states failed");
-        }
-        if let Err(e) = crate::db::audit::prune(&state.db, state.config.audit_retention_days).await
-        {
-            tracing::warn!(error = %e, "pruning the audit log failed");
+        if let Err(e) = crate::services::maintenance::prune(&state.core).await {
+            tracing::warn!(error = %e, "pruning old rows failed");
         }
     }
 }

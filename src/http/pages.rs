@@ -4,8 +4,8 @@ use askama::Template;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::error::RenderedPage;
 use crate::http::assets;
+use crate::http::error::RenderedPage;
 
 /// What every page needs: who is signed in, the CSRF token for its forms, asset URLs.
 #[derive(Debug, Clone, Default)]

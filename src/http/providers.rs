@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde::Deserialize;
@@ -12,15 +12,19 @@ use url::Url;
 
 use crate::clients::spotify::SCOPES;
 use crate::config::Config;
-use crate::db;
-use crate::domain::link_health::{ErrorCode, LinkStatus, Provider};
-use crate::error::{AppError, AppResult};
+use crate::domain::link_health::{ErrorCode, LinkStatus};
+use crate::domain::provider::{Provider, Service};
+use crate::http::error::{AppError, AppResult};
 use crate::http::format::{human_time, iso_time};
+use crate::http::notices::{
+    Code, ProvidersNotice, error_text, redirect_with_error, redirect_with_notice,
+};
 use crate::http::pages::{PageCtx, render};
 use crate::http::session::CurrentUser;
-use crate::links::{self, Actor, TestOutcome};
+use crate::http::state::AppState;
 use crate::security::client_ip::ClientInfo;
-use crate::state::AppState;
+use crate::services::link_flows::Refusal;
+use crate::services::links::{self, TestOutcome};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -31,71 +35,14 @@ pub fn router() -> Router<AppState> {
 
 pub const PAGE: &str = "/preferences/providers";
 
-/// `/preferences/providers?error=<code>`: the redirect for a refused callback or action.
-pub fn refused(code: &'static str) -> Response {
-    Redirect::to(&format!("{PAGE}?error={code}")).into_response()
+/// A 303 back to this page with a fixed refusal message.
+pub fn refused(refusal: Refusal) -> Response {
+    redirect_with_error(PAGE, refusal)
 }
 
-pub fn notice(code: &'static str) -> Response {
-    Redirect::to(&format!("{PAGE}?notice={code}")).into_response()
-}
-
-/// The fixed message for an `?error=` code. Unknown codes get a generic sentence: the query
-/// value is never echoed.
-pub fn error_text(code: &str) -> &'static str {
-    match code {
-        "signed_out" => {
-            "Your session ended before the service answered. Sign in, then start linking again."
-        }
-        "state_missing" => {
-            "The service's answer carried no state, so it was refused. Start linking again from this page."
-        }
-        "state_invalid" => {
-            "This answer does not belong to a link attempt of this browser session (unknown, already used, or started elsewhere), so it was refused. Start linking again from this page."
-        }
-        "state_expired" => {
-            "This link attempt is older than 10 minutes, so it was refused. Start linking again."
-        }
-        "denied" => "Access was not granted at the service. Nothing was linked.",
-        "code_missing" => {
-            "The service's answer carried no authorization, so it was refused. Start linking again."
-        }
-        "exchange_refused" => {
-            "Spotify refused to complete the link (the authorization may have expired). Start linking again."
-        }
-        "token_refused" => {
-            "Last.fm refused the authorization (it may have expired or not been granted). Start linking again."
-        }
-        "unreachable" => "The service could not be reached. Try again in a moment.",
-        "rate_limited" => "The service asked Spotter to slow down. Try again in a few minutes.",
-        "provider_error" => "The service gave an unexpected answer. Try again later.",
-        "spotify_client" => ErrorCode::ClientRejected.message(),
-        "spotify_account" => ErrorCode::AccountNotAllowed.message(),
-        "lastfm_api_key" => ErrorCode::ApiKeyInvalid.message(),
-        "not_configured" => "That service is not configured on this server.",
-        "not_linked" => "That service is not linked.",
-        _ => "The request could not be completed. Start again from this page.",
-    }
-}
-
-fn notice_text(code: &str) -> Option<&'static str> {
-    Some(match code {
-        "linked-spotify" => "Spotify is linked.",
-        "linked-lastfm" => "Last.fm is linked.",
-        "linked-listenbrainz" => "ListenBrainz is linked.",
-        "unlinked-spotify" => {
-            "Spotify is disconnected: its tokens were deleted from this server. Spotify offers no way to revoke them from here; to remove Spotter's access, use \"Manage apps\" in your Spotify account."
-        }
-        "unlinked-lastfm" => {
-            "Last.fm is disconnected: its session key was deleted from this server. To remove Spotter's access, use \"Applications\" in your Last.fm settings."
-        }
-        "unlinked-listenbrainz" => {
-            "ListenBrainz is disconnected: the token was deleted from this server. To invalidate it everywhere, reset your user token on ListenBrainz."
-        }
-        "test-ok" => "The connection works.",
-        "test-failed" => "The connection test failed: see the service's state below.",
-        _ => return None,
-    })
+/// A 303 back to this page with a fixed notice.
+pub fn notice(notice: ProvidersNotice) -> Response {
+    redirect_with_notice(PAGE, notice)
 }
 
 struct ServiceCard {
@@ -187,47 +134,39 @@ struct PageQuery {
     notice: Option<String>,
 }
 
-fn configured(state: &AppState, p: Provider) -> bool {
+fn setup_hint(p: Service) -> &'static str {
     match p {
-        Provider::Spotify => state.spotify.is_some(),
-        Provider::Lastfm => state.lastfm.is_some(),
-        Provider::Listenbrainz | Provider::Navidrome => true,
-    }
-}
-
-fn setup_hint(p: Provider) -> &'static str {
-    match p {
-        Provider::Spotify => {
+        Service::Spotify => {
             "Set SPOTTER_SPOTIFY_CLIENT_ID (and optionally SPOTTER_SPOTIFY_CLIENT_SECRET) from a Spotify app, then restart. The README explains how."
         }
-        Provider::Lastfm => {
+        Service::Lastfm => {
             "Set SPOTTER_LASTFM_API_KEY and SPOTTER_LASTFM_SHARED_SECRET from a Last.fm API account, then restart. The README explains how."
         }
-        Provider::Listenbrainz | Provider::Navidrome => "",
+        Service::Listenbrainz | Service::Navidrome => "",
     }
 }
 
-fn link_target(p: Provider) -> (Option<&'static str>, &'static str) {
+fn link_target(p: Service) -> (Option<&'static str>, &'static str) {
     match p {
-        Provider::Spotify => (Some("/auth/spotify/login"), "Link Spotify"),
-        Provider::Lastfm => (Some("/auth/lastfm/login"), "Link Last.fm"),
-        Provider::Listenbrainz => (Some("/auth/listenbrainz/connect"), "Link ListenBrainz"),
-        Provider::Navidrome => (None, ""),
+        Service::Spotify => (Some("/auth/spotify/login"), "Link Spotify"),
+        Service::Lastfm => (Some("/auth/lastfm/login"), "Link Last.fm"),
+        Service::Listenbrainz => (Some("/auth/listenbrainz/connect"), "Link ListenBrainz"),
+        Service::Navidrome => (None, ""),
     }
 }
 
-fn disconnect_note(p: Provider) -> Option<&'static str> {
+fn disconnect_note(p: Service) -> Option<&'static str> {
     match p {
-        Provider::Spotify => Some(
+        Service::Spotify => Some(
             "Spotify has no token revocation endpoint: Disconnect deletes the tokens stored here; remove the app under \"Manage apps\" in your Spotify account to revoke access there too.",
         ),
-        Provider::Lastfm => Some(
+        Service::Lastfm => Some(
             "Disconnect deletes the session key stored here; revoke the application in your Last.fm settings to end it there too.",
         ),
-        Provider::Listenbrainz => Some(
+        Service::Listenbrainz => Some(
             "Disconnect deletes the token stored here; reset your user token on ListenBrainz to invalidate it everywhere.",
         ),
-        Provider::Navidrome => Some(
+        Service::Navidrome => Some(
             "Navidrome is the account you sign in with. Signing out keeps the stored password for background work; the command spotter clear-credentials deletes it.",
         ),
     }
@@ -238,11 +177,10 @@ async fn providers_page(
     user: CurrentUser,
     Query(q): Query<PageQuery>,
 ) -> AppResult<Response> {
-    let links = db::links::list(&state.db, user.user_id).await?;
-    let health = db::links::health_all(&state.db, user.user_id).await?;
-    let now = db::now();
-    let mut services = Vec::with_capacity(Provider::ALL.len());
-    for p in Provider::ALL {
+    let overview = links::overview(&state.core, user.user_id).await?;
+    let now = state.core.clock.now();
+    let mut services = Vec::with_capacity(Service::ALL.len());
+    for p in Service::ALL {
         let (link_href, link_label) = link_target(p);
         let mut card = ServiceCard {
             provider: p.as_str(),
@@ -264,15 +202,18 @@ async fn providers_page(
             can_test: false,
             can_disconnect: false,
         };
-        if !configured(&state, p) {
+        if !links::configured(&state.core, p) {
             services.push(card);
             continue;
         }
-        let link = links.iter().find(|l| l.provider == p.as_str());
+        let link = overview
+            .links
+            .iter()
+            .find(|l| Some(l.provider) == p.provider());
         let linked = match p {
-            Provider::Navidrome => {
+            Service::Navidrome => {
                 card.account.clone_from(&user.username);
-                db::credentials::has_navidrome_password(&state.db, user.user_id).await?
+                overview.has_navidrome_password
             }
             _ => {
                 if let Some(l) = link {
@@ -287,21 +228,21 @@ async fn providers_page(
         if !linked {
             card.state = "not-linked";
             card.state_label = "not linked";
-            if p == Provider::Navidrome {
+            if p == Service::Navidrome {
                 card.note = Some("No stored Navidrome password: sign out and sign in again.");
             }
             services.push(card);
             continue;
         }
         card.can_test = true;
-        card.can_disconnect = p.is_linkable();
+        card.can_disconnect = p.provider().is_some();
         card.note = disconnect_note(p);
-        if p.is_linkable() {
+        if p.provider().is_some() {
             card.link_label = "Re-link";
         }
         card.state = "ok";
         card.state_label = "linked";
-        if let Some(h) = health.iter().find(|h| h.provider == p.as_str()) {
+        if let Some(h) = overview.health.iter().find(|h| h.service == p) {
             card.checked_at = human_time(h.last_checked_at);
             card.checked_at_iso = iso_time(h.last_checked_at);
             card.reason = h.health.last_error.map(ErrorCode::message);
@@ -333,40 +274,37 @@ async fn providers_page(
     }
     let page = ProvidersPage {
         error: q.error.as_deref().map(error_text),
-        notice: q.notice.as_deref().and_then(notice_text),
+        notice: q
+            .notice
+            .as_deref()
+            .and_then(ProvidersNotice::parse)
+            .map(ProvidersNotice::text),
         services,
-        doctor: RedirectDoctor::new(&state.config),
+        doctor: RedirectDoctor::new(state.config()),
         scopes: SCOPES,
         ctx: PageCtx::signed_in(user.username, user.csrf_token, "providers"),
     };
     Ok(render(&page, StatusCode::OK))
 }
 
-fn parse_provider(raw: &str) -> AppResult<Provider> {
-    Provider::parse(raw).ok_or(AppError::NotFound)
-}
-
 async fn test_connection(
     State(state): State<AppState>,
     Extension(client): Extension<ClientInfo>,
     user: CurrentUser,
-    Path(provider): Path<String>,
+    Path(service): Path<String>,
 ) -> AppResult<Response> {
-    let provider = parse_provider(&provider)?;
-    if !configured(&state, provider) {
-        return Ok(refused("not_configured"));
+    let service = Service::parse(&service).ok_or(AppError::NotFound)?;
+    if !links::configured(&state.core, service) {
+        return Ok(refused(Refusal::NotConfigured));
     }
     let ip = client.ip.to_string();
-    let actor = Actor {
-        user_id: user.user_id,
-        username: &user.username,
-        client_ip: &ip,
-    };
-    match links::test_connection(&state, actor, provider).await? {
-        TestOutcome::NotLinked => Ok(refused("not_linked")),
-        TestOutcome::Done(h) if h.status == LinkStatus::Ok => Ok(notice("test-ok")),
-        TestOutcome::Done(_) => Ok(notice("test-failed")),
-    }
+    Ok(
+        match links::test_connection(&state.core, user.actor(&ip), service).await? {
+            TestOutcome::NotLinked => refused(Refusal::NotLinked),
+            TestOutcome::Done(h) if h.status == LinkStatus::Ok => notice(ProvidersNotice::TestOk),
+            TestOutcome::Done(_) => notice(ProvidersNotice::TestFailed),
+        },
+    )
 }
 
 async fn disconnect(
@@ -375,24 +313,13 @@ async fn disconnect(
     user: CurrentUser,
     Path(provider): Path<String>,
 ) -> AppResult<Response> {
-    let provider = parse_provider(&provider)?;
-    if !provider.is_linkable() {
-        return Err(AppError::NotFound);
-    }
+    // Navidrome is the sign-in account: it has no Disconnect.
+    let provider = Provider::parse(&provider).ok_or(AppError::NotFound)?;
     let ip = client.ip.to_string();
-    let actor = Actor {
-        user_id: user.user_id,
-        username: &user.username,
-        client_ip: &ip,
-    };
-    if !links::unlink(&state, actor, provider).await? {
-        return Ok(refused("not_linked"));
+    if !links::unlink(&state.core, user.actor(&ip), provider).await? {
+        return Ok(refused(Refusal::NotLinked));
     }
-    Ok(notice(match provider {
-        Provider::Spotify => "unlinked-spotify",
-        Provider::Lastfm => "unlinked-lastfm",
-        Provider::Listenbrainz | Provider::Navidrome => "unlinked-listenbrainz",
-    }))
+    Ok(notice(ProvidersNotice::Unlinked(provider)))
 }
 
 #[cfg(test)]
@@ -422,12 +349,5 @@ mod tests {
             lastfm_redirect_warning(&u("http://localhost:8080/auth/lastfm/callback")).is_none()
         );
         assert!(lastfm_redirect_warning(&u("http://nas.lan/auth/lastfm/callback")).is_some());
-    }
-
-    #[test]
-    fn error_codes_are_fixed_texts() {
-        assert_eq!(error_text("<script>"), error_text("anything-else"));
-        assert_ne!(error_text("state_invalid"), error_text("nope"));
-        assert!(notice_text("<b>").is_none());
     }
 }

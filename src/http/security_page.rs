@@ -3,21 +3,23 @@
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde::Deserialize;
 use tower_cookies::Cookies;
 
-use crate::db::{self, audit::NewAuditEvent};
 use crate::domain::audit::AuditKind;
 use crate::domain::ids::SessionId;
-use crate::error::{AppError, AppResult};
+use crate::http::error::{AppError, AppResult};
 use crate::http::format::{human_time, iso_time};
+use crate::http::notices::{Code, LoginNotice, SecurityNotice, redirect_with_notice};
 use crate::http::pages::{PageCtx, render};
 use crate::http::session::{CurrentUser, SESSION_COOKIE, clear_cookie};
+use crate::http::state::AppState;
 use crate::security::client_ip::ClientInfo;
-use crate::state::AppState;
+use crate::services;
+use crate::services::sessions::{self, Revoked};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -69,13 +71,11 @@ struct NoticeQuery {
     notice: Option<String>,
 }
 
+const PAGE: &str = "/preferences/security";
+
 fn notice_text(code: Option<&str>) -> Option<&'static str> {
-    match code? {
-        "revoked" => Some("The session was revoked."),
-        "revoked-others" => Some("All other sessions were signed out."),
-        "not-found" => Some("That session no longer exists."),
-        _ => None,
-    }
+    code.and_then(SecurityNotice::parse)
+        .map(SecurityNotice::text)
 }
 
 async fn security_page(
@@ -83,7 +83,7 @@ async fn security_page(
     user: CurrentUser,
     Query(q): Query<NoticeQuery>,
 ) -> AppResult<Response> {
-    let sessions = db::sessions::list_for_user(&state.db, user.user_id)
+    let sessions = sessions::list(&state.core, user.user_id)
         .await?
         .into_iter()
         .map(|s| SessionRow {
@@ -97,7 +97,7 @@ async fn security_page(
             last_seen_iso: iso_time(s.last_seen_at),
         })
         .collect();
-    let audit = db::audit::recent(&state.db, user.user_id, 100)
+    let audit = services::audit::recent(&state.core, user.user_id, 100)
         .await?
         .into_iter()
         .map(|e| AuditRow {
@@ -114,7 +114,7 @@ async fn security_page(
         notice: notice_text(q.notice.as_deref()),
         sessions,
         audit,
-        retention_days: state.config.audit_retention_days,
+        retention_days: state.config().audit_retention_days,
         ctx: PageCtx::signed_in(user.username, user.csrf_token, "security"),
     };
     Ok(render(&page, StatusCode::OK))
@@ -130,33 +130,16 @@ async fn revoke_one(
     let Some(target) = SessionId::parse(&id) else {
         return Err(AppError::BadRequest("That session id is not valid."));
     };
-    let deleted = db::sessions::delete(&state.db, user.user_id, &target).await?;
-    if !deleted {
-        return Ok(Redirect::to("/preferences/security?notice=not-found").into_response());
-    }
     let ip = client.ip.to_string();
-    let is_current = target == user.session_id;
-    db::audit::record(
-        &state.db,
-        NewAuditEvent {
-            user_id: Some(user.user_id),
-            kind: AuditKind::SessionRevoked,
-            username: &user.username,
-            client_ip: &ip,
-            detail: if is_current {
-                "this session"
-            } else {
-                "another session"
-            },
-        },
-    )
-    .await?;
-    state.events.publish_audit(AuditKind::SessionRevoked);
-    if is_current {
-        clear_cookie(&state.config, &cookies, SESSION_COOKIE);
-        return Ok(Redirect::to("/auth/login?notice=signed-out").into_response());
-    }
-    Ok(Redirect::to("/preferences/security?notice=revoked").into_response())
+    let revoked = sessions::revoke(&state.core, user.actor(&ip), &user.session_id, &target).await?;
+    Ok(match revoked {
+        Revoked::NotFound => redirect_with_notice(PAGE, SecurityNotice::NotFound),
+        Revoked::Other => redirect_with_notice(PAGE, SecurityNotice::Revoked),
+        Revoked::Current => {
+            clear_cookie(state.config(), &cookies, SESSION_COOKIE);
+            redirect_with_notice("/auth/login", LoginNotice::SignedOut)
+        }
+    })
 }
 
 async fn revoke_others(
@@ -164,20 +147,7 @@ async fn revoke_others(
     Extension(client): Extension<ClientInfo>,
     user: CurrentUser,
 ) -> AppResult<Response> {
-    let n = db::sessions::delete_others(&state.db, user.user_id, &user.session_id).await?;
     let ip = client.ip.to_string();
-    let detail = format!("{n} session(s)");
-    db::audit::record(
-        &state.db,
-        NewAuditEvent {
-            user_id: Some(user.user_id),
-            kind: AuditKind::SessionsRevokedOthers,
-            username: &user.username,
-            client_ip: &ip,
-            detail: &detail,
-        },
-    )
-    .await?;
-    state.events.publish_audit(AuditKind::SessionsRevokedOthers);
-    Ok(Redirect::to("/preferences/security?notice=revoked-others").into_response())
+    sessions::revoke_others(&state.core, user.actor(&ip), &user.session_id).await?;
+    Ok(redirect_with_notice(PAGE, SecurityNotice::RevokedOthers))
 }

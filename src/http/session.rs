@@ -8,11 +8,11 @@ use tower_cookies::cookie::SameSite;
 use tower_cookies::{Cookie, Cookies};
 
 use crate::config::Config;
-use crate::db;
 use crate::domain::ids::{SessionId, UserId};
-use crate::error::AppError;
+use crate::http::error::AppError;
+use crate::http::state::AppState;
 use crate::security::csrf::{Binding, CsrfKey};
-use crate::state::AppState;
+use crate::services;
 
 pub const SESSION_COOKIE: &str = "spotter_token";
 pub const PRE_SESSION_COOKIE: &str = "spotter_pre";
@@ -49,6 +49,27 @@ pub struct CurrentUser {
     pub csrf_token: String,
 }
 
+impl CurrentUser {
+    /// This user as the actor of an audited action from `client_ip`.
+    pub fn actor<'a>(&'a self, client_ip: &'a str) -> services::audit::Actor<'a> {
+        services::audit::Actor {
+            user_id: self.user_id,
+            username: &self.username,
+            client_ip,
+        }
+    }
+
+    /// This user as the caller of a link flow from `client_ip`.
+    pub fn caller<'a>(&'a self, client_ip: &'a str) -> services::link_flows::Caller<'a> {
+        services::link_flows::Caller {
+            user_id: self.user_id,
+            username: &self.username,
+            session_id: &self.session_id,
+            client_ip,
+        }
+    }
+}
+
 /// Why a request has no valid session: the login page for browsers, 401 for event streams.
 pub struct SignInRequired {
     event_stream: bool,
@@ -60,7 +81,8 @@ impl IntoResponse for SignInRequired {
             return StatusCode::UNAUTHORIZED.into_response();
         }
         let mut resp = Redirect::to("/auth/login").into_response();
-        resp.extensions_mut().insert(crate::error::RenderedPage);
+        resp.extensions_mut()
+            .insert(crate::http::error::RenderedPage);
         resp
     }
 }
@@ -90,23 +112,11 @@ pub async fn resolve_session(
     let Some(token) = state.tokens.verify(raw.value()) else {
         return Ok(None);
     };
-    let Some(session) = db::sessions::find_with_user(&state.db, &token.session_id).await? else {
+    let Some(session) =
+        services::sessions::resolve(&state.core, &token.session_id, token.user_id).await?
+    else {
         return Ok(None);
     };
-    let now = db::now();
-    let idle =
-        i64::try_from(state.config.security.session_idle_timeout.as_secs()).unwrap_or(i64::MAX);
-    if session.user_id != token.user_id || session.expires_at <= now {
-        return Ok(None);
-    }
-    if now.saturating_sub(session.last_seen_at) > idle {
-        db::sessions::delete(&state.db, session.user_id, &session.jti).await?;
-        return Ok(None);
-    }
-    // Write the activity stamp at most once a minute: most requests stay read-only.
-    if now.saturating_sub(session.last_seen_at) >= 60 {
-        db::sessions::touch(&state.db, &session.jti, 60).await?;
-    }
     let csrf_token = state.csrf.token(Binding::Session(session.jti.as_str()));
     Ok(Some(CurrentUser {
         user_id: session.user_id,
@@ -139,7 +149,7 @@ where
             Some(user) => Ok(user),
             None => {
                 if cookies.get(SESSION_COOKIE).is_some() {
-                    clear_cookie(&state.config, &cookies, SESSION_COOKIE);
+                    clear_cookie(state.config(), &cookies, SESSION_COOKIE);
                 }
                 let event_stream = parts
                     .headers
@@ -165,7 +175,7 @@ pub fn pre_session_id(state: &AppState, cookies: &Cookies) -> String {
         }
     }
     let id = crate::crypto::random_token(32);
-    signed.add(cookie(&state.config, PRE_SESSION_COOKIE, id.clone(), 3600));
+    signed.add(cookie(state.config(), PRE_SESSION_COOKIE, id.clone(), 3600));
     id
 }
 

@@ -86,7 +86,7 @@ impl SessionTokens {
         }
         let data = decode::<Claims>(token, &self.decoding, &self.validation).ok()?;
         let c = data.claims;
-        let now = crate::db::now();
+        let now = crate::clock::system_now();
         // jsonwebtoken checks nbf/exp; iat in the future is also refused.
         if c.iat > now + i64::try_from(LEEWAY_SECS).unwrap_or(0) {
             return None;
@@ -117,7 +117,7 @@ mod tests {
     fn round_trip() {
         let t = tokens();
         let sid = SessionId::new_random();
-        let now = crate::db::now();
+        let now = crate::clock::system_now();
         let jwt = t.issue(UserId(3), &sid, now, 3600).unwrap();
         let v = t.verify(&jwt).unwrap();
         assert_eq!(v.user_id, UserId(3));
@@ -127,7 +127,7 @@ mod tests {
     #[test]
     fn expired_is_refused() {
         let t = tokens();
-        let now = crate::db::now();
+        let now = crate::clock::system_now();
         let jwt = t
             .issue(UserId(3), &SessionId::new_random(), now - 7200, 3600)
             .unwrap();
@@ -137,7 +137,7 @@ mod tests {
     #[test]
     fn not_yet_valid_is_refused() {
         let t = tokens();
-        let now = crate::db::now();
+        let now = crate::clock::system_now();
         let jwt = t
             .issue(UserId(3), &SessionId::new_random(), now + 3600, 7200)
             .unwrap();
@@ -149,7 +149,12 @@ mod tests {
         let other =
             SessionTokens::new(&SecretString::from("another-secret-that-is-long-enough-99"));
         let jwt = other
-            .issue(UserId(3), &SessionId::new_random(), crate::db::now(), 3600)
+            .issue(
+                UserId(3),
+                &SessionId::new_random(),
+                crate::clock::system_now(),
+                3600,
+            )
             .unwrap();
         assert!(tokens().verify(&jwt).is_none());
     }
@@ -164,7 +169,7 @@ mod tests {
     }
 
     fn good_claims() -> serde_json::Value {
-        let now = crate::db::now();
+        let now = crate::clock::system_now();
         serde_json::json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "3", "iat": now, "nbf": now,
             "exp": now + 3600, "jti": SessionId::new_random().as_str()})
     }
@@ -213,7 +218,10 @@ mod tests {
             ("sub", serde_json::json!("0")),
             ("sub", serde_json::json!("abc")),
             ("jti", serde_json::json!("not-a-uuid")),
-            ("iat", serde_json::json!(crate::db::now() + 86_400)),
+            (
+                "iat",
+                serde_json::json!(crate::clock::system_now() + 86_400),
+            ),
         ] {
             let mut c = good_claims();
             c[claim] = value;
@@ -225,7 +233,12 @@ mod tests {
     fn altered_payload_is_refused() {
         let t = tokens();
         let jwt = t
-            .issue(UserId(3), &SessionId::new_random(), crate::db::now(), 3600)
+            .issue(
+                UserId(3),
+                &SessionId::new_random(),
+                crate::clock::system_now(),
+                3600,
+            )
             .unwrap();
         let mut parts: Vec<String> = jwt.split('.').map(str::to_owned).collect();
         let mut claims: serde_json::Value =

@@ -265,7 +265,7 @@ async fn dashboard_reports_a_password_changed_in_navidrome() {
         .expect(1)
         .mount(&server)
         .await;
-    app.state.navidrome_status.clear();
+    app.state.core.navidrome_status.clear();
     let page = b.get("/").await;
     assert!(
         page.body.contains("Navidrome refuses the stored password"),

@@ -79,7 +79,7 @@ pub async fn stored_link_secret(
         column.column
     );
     let stored: Option<Option<String>> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-        .fetch_optional(&app.state.db)
+        .fetch_optional(&app.state.core.db)
         .await
         .unwrap();
     let stored = stored.flatten()?;
@@ -91,6 +91,7 @@ pub async fn stored_link_secret(
     let row_key = format!("1:{provider}");
     let opened = app
         .state
+        .core
         .cipher
         .open_secret(
             FieldRef {
@@ -278,7 +279,7 @@ pub async fn run_all_flows(
         .await;
     mount_me(&f.spotify, &access2, "Flow Listener").await;
     sqlx::query("UPDATE provider_links SET token_expires_at = 0 WHERE provider = 'spotify'")
-        .execute(&app.state.db)
+        .execute(&app.state.core.db)
         .await
         .unwrap();
     let csrf = b.csrf().await;

@@ -8,8 +8,9 @@ use figment::Figment;
 use figment::providers::Serialized;
 use regex::Regex;
 use reqwest::header::{HeaderMap, HeaderValue};
+use spotter::app::Core;
 use spotter::config::{Config, RawConfig};
-use spotter::state::AppState;
+use spotter::http::state::AppState;
 use tokio::sync::oneshot;
 
 pub const ENCRYPTION_KEY: &str = "5b2e8f1a9c3d7e6f0a4b8c2d6e0f3a7b1c5d9e2f6a0b4c8d3e7f1a5b9c2d6e0f";
@@ -130,7 +131,7 @@ pub async fn spawn_app(opts: Options) -> TestApp {
     let db = spotter::db::connect_and_migrate(&config.database_url)
         .await
         .unwrap();
-    let state = AppState::new(config, db).unwrap();
+    let state = AppState::new(Core::new(config, db).unwrap()).unwrap();
     let (tx, rx) = oneshot::channel::<()>();
     let server_state = state.clone();
     let server = tokio::spawn(async move {
@@ -327,7 +328,7 @@ pub fn serde_urlencoded(form: &[(&str, &str)]) -> String {
 /// Count rows with a dynamic query (tests only).
 pub async fn count(app: &TestApp, sql: &str) -> i64 {
     sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.to_owned()))
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.state.core.db)
         .await
         .unwrap()
 }

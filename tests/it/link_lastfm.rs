@@ -289,7 +289,7 @@ async fn health(app: &TestApp) -> (String, Option<i64>, Option<String>) {
     sqlx::query_as(
         "SELECT status, backoff_until, last_error FROM link_health WHERE provider = 'lastfm'",
     )
-    .fetch_one(&app.state.db)
+    .fetch_one(&app.state.core.db)
     .await
     .unwrap()
 }
@@ -326,7 +326,7 @@ async fn error_9_breaks_the_link_29_backs_off_26_is_a_server_problem() {
         (status.as_str(), err.as_deref()),
         ("backoff", Some("rate_limited"))
     );
-    assert!(until.unwrap() > spotter::db::now());
+    assert!(until.unwrap() > spotter::clock::system_now());
     assert!(
         b.get("/preferences/providers")
             .await

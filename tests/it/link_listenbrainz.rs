@@ -143,7 +143,7 @@ async fn rate_limits_honour_x_ratelimit_reset_in() {
         .mount(&f.listenbrainz)
         .await;
     let csrf = b.csrf().await;
-    let before = spotter::db::now();
+    let before = spotter::clock::system_now();
     let r = b
         .post("/preferences/listenbrainz/test", &[("csrf_token", &csrf)])
         .await;
@@ -153,11 +153,11 @@ async fn rate_limits_honour_x_ratelimit_reset_in() {
     );
     let until: i64 =
         sqlx::query_scalar("SELECT backoff_until FROM link_health WHERE provider = 'listenbrainz'")
-            .fetch_one(&app.state.db)
+            .fetch_one(&app.state.core.db)
             .await
             .unwrap();
     assert!(
-        (before + 17..=spotter::db::now() + 17).contains(&until),
+        (before + 17..=spotter::clock::system_now() + 17).contains(&until),
         "{until} vs {before}"
     );
     // The token is kept.

@@ -262,7 +262,7 @@ async fn refused_callbacks_write_nothing_and_never_reach_spotify() {
     let expired_state = query_param(&authorize, "state").unwrap();
     sqlx::query("UPDATE oauth_states SET expires_at = expires_at - 601 WHERE state_hash = ?1")
         .bind(hex::encode(Sha256::digest(expired_state.as_bytes())))
-        .execute(&app.state.db)
+        .execute(&app.state.core.db)
         .await
         .unwrap();
     let r = victim
@@ -517,10 +517,10 @@ async fn expiring_token_is_refreshed_first_and_a_rotated_refresh_token_is_persis
         Some("refresh-2")
     );
     let expires: i64 = sqlx::query_scalar("SELECT token_expires_at FROM provider_links")
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.state.core.db)
         .await
         .unwrap();
-    assert!(expires > spotter::db::now() + 3000);
+    assert!(expires > spotter::clock::system_now() + 3000);
 }
 
 #[tokio::test]
@@ -529,7 +529,7 @@ async fn a_5xx_or_429_on_refresh_keeps_the_refresh_token_and_backs_off() {
     let app = spawn_app(f.options()).await;
     let mut b = signed_in_and_linked(&app, &f, 30).await;
     let sealed_before: String = sqlx::query_scalar("SELECT refresh_token_enc FROM provider_links")
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.state.core.db)
         .await
         .unwrap();
     f.spotify.reset().await;
@@ -545,7 +545,7 @@ async fn a_5xx_or_429_on_refresh_keeps_the_refresh_token_and_backs_off() {
     );
     f.spotify.verify().await;
     let sealed_after: String = sqlx::query_scalar("SELECT refresh_token_enc FROM provider_links")
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.state.core.db)
         .await
         .unwrap();
     assert_eq!(
@@ -561,11 +561,11 @@ async fn a_5xx_or_429_on_refresh_keeps_the_refresh_token_and_backs_off() {
     let (status, until, err): (String, Option<i64>, Option<String>) = sqlx::query_as(
         "SELECT status, backoff_until, last_error FROM link_health WHERE provider = 'spotify'",
     )
-    .fetch_one(&app.state.db)
+    .fetch_one(&app.state.core.db)
     .await
     .unwrap();
     assert_eq!(status, "backoff");
-    assert!(until.unwrap() > spotter::db::now());
+    assert!(until.unwrap() > spotter::clock::system_now());
     assert_eq!(err.as_deref(), Some("server_error"));
     let page = b.get("/preferences/providers").await;
     assert!(page.body.contains("Backing off until"), "{}", page.body);
@@ -580,11 +580,11 @@ async fn a_5xx_or_429_on_refresh_keeps_the_refresh_token_and_backs_off() {
     test_spotify(&mut b).await;
     let until: i64 =
         sqlx::query_scalar("SELECT backoff_until FROM link_health WHERE provider = 'spotify'")
-            .fetch_one(&app.state.db)
+            .fetch_one(&app.state.core.db)
             .await
             .unwrap();
     assert!(
-        until <= spotter::db::now() + 3600 && until > spotter::db::now() + 3000,
+        until <= spotter::clock::system_now() + 3600 && until > spotter::clock::system_now() + 3000,
         "{until}"
     );
     assert_eq!(
@@ -623,7 +623,7 @@ async fn invalid_grant_on_refresh_marks_the_link_broken() {
     );
     let status: String =
         sqlx::query_scalar("SELECT status FROM link_health WHERE provider = 'spotify'")
-            .fetch_one(&app.state.db)
+            .fetch_one(&app.state.core.db)
             .await
             .unwrap();
     assert_eq!(status, "broken");

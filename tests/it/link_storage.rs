@@ -65,15 +65,16 @@ async fn rotation_and_clear_credentials_cover_provider_links() {
     let new = spotter::config::EncryptionKey::from_bytes([0x5a; 32]);
     let rotating = FieldCipher::new(&new, Some(&old));
     let new_only = FieldCipher::new(&new, None);
-    let report = spotter::db::rotation::reencrypt_all(&app.state.db, &rotating, &new_only, false)
-        .await
-        .unwrap();
+    let report =
+        spotter::db::rotation::reencrypt_all(&app.state.core.db, &rotating, &new_only, false)
+            .await
+            .unwrap();
     // Navidrome password, verifier, 3 access tokens, 1 refresh token.
     assert_eq!(report.rewritten, 6, "{report:?}");
     let stored: String = sqlx::query_scalar(
         "SELECT refresh_token_enc FROM provider_links WHERE provider = 'spotify'",
     )
-    .fetch_one(&app.state.db)
+    .fetch_one(&app.state.core.db)
     .await
     .unwrap();
     let opened = new_only
@@ -90,7 +91,7 @@ async fn rotation_and_clear_credentials_cover_provider_links() {
     let lb: String = sqlx::query_scalar(
         "SELECT access_token_enc FROM provider_links WHERE provider = 'listenbrainz'",
     )
-    .fetch_one(&app.state.db)
+    .fetch_one(&app.state.core.db)
     .await
     .unwrap();
     assert!(
@@ -116,7 +117,7 @@ async fn rotation_and_clear_credentials_cover_provider_links() {
             .is_ok()
     );
 
-    let n = spotter::db::credentials::clear_all(&app.state.db)
+    let n = spotter::db::credentials::clear_all(&app.state.core.db)
         .await
         .unwrap();
     assert!(n >= 6, "{n}");

@@ -152,7 +152,7 @@ async fn health_endpoints() {
     let r = b.get("/readyz").await;
     assert_eq!((r.status, r.body.as_str()), (200, "ready\n"));
     sqlx::query("DELETE FROM _sqlx_migrations")
-        .execute(&app.state.db)
+        .execute(&app.state.core.db)
         .await
         .unwrap();
     assert_eq!(b.get("/readyz").await.status, 503);

@@ -190,6 +190,7 @@ async fn navidrome_test_records_health() {
     // A stored password Navidrome no longer accepts: broken, with the fix in words.
     let wrong = app
         .state
+        .core
         .cipher
         .seal(
             FieldRef {
@@ -201,7 +202,7 @@ async fn navidrome_test_records_health() {
         .unwrap();
     sqlx::query("UPDATE navidrome_credentials SET password_enc = ?1")
         .bind(wrong)
-        .execute(&app.state.db)
+        .execute(&app.state.core.db)
         .await
         .unwrap();
     let r = b

@@ -303,7 +303,7 @@ async fn a_flood_of_link_starts_keeps_pending_states_bounded_and_expiring() {
     assert_eq!(pending(&app, "lastfm").await, 4);
     // Once expired, rows are gone at the next start, whoever's they are.
     sqlx::query("UPDATE oauth_states SET expires_at = 0")
-        .execute(&app.state.db)
+        .execute(&app.state.core.db)
         .await
         .unwrap();
     start_spotify(&mut b).await;

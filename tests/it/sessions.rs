@@ -60,7 +60,7 @@ async fn revoking_a_session_ends_it_at_once() {
     );
     let phone_jti: String =
         sqlx::query_scalar("SELECT jti FROM sessions ORDER BY created_at DESC, rowid DESC LIMIT 1")
-            .fetch_one(&app.state.db)
+            .fetch_one(&app.state.core.db)
             .await
             .unwrap();
     let token = page.csrf();
@@ -187,14 +187,14 @@ async fn expired_or_idle_session_rows_end_the_session() {
     let app = spawn_app(Options::with_peer()).await;
     let mut b = signed_in(&app).await;
     sqlx::query("UPDATE sessions SET expires_at = 1")
-        .execute(&app.state.db)
+        .execute(&app.state.core.db)
         .await
         .unwrap();
     assert_login_page_and_cleared(&b.get("/").await);
 
     let mut b = signed_in(&app).await;
     sqlx::query("UPDATE sessions SET last_seen_at = last_seen_at - 9 * 3600")
-        .execute(&app.state.db)
+        .execute(&app.state.core.db)
         .await
         .unwrap();
     assert_login_page_and_cleared(&b.get("/").await);
@@ -239,6 +239,7 @@ async fn event_stream_delivers_audit_events_with_ids_and_replays() {
     }
     let id = app
         .state
+        .core
         .events
         .publish_audit(spotter::domain::audit::AuditKind::LoginFailed);
     let mut got = String::new();

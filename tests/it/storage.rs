@@ -12,7 +12,7 @@ async fn database_and_wal_hold_no_password_in_clear() {
     assert_eq!(b.get("/").await.status, 200);
 
     let stored: String = sqlx::query_scalar("SELECT password_enc FROM navidrome_credentials")
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.state.core.db)
         .await
         .unwrap();
     assert!(stored.starts_with("enc:v2:"), "{stored}");
@@ -43,7 +43,7 @@ async fn clear_credentials_removes_every_registered_column() {
     let app = spawn_app(Options::with_peer()).await;
     let mut b = Browser::new(&app);
     b.login_ok(&p.user, &p.password).await;
-    spotter::db::credentials::clear_all(&app.state.db)
+    spotter::db::credentials::clear_all(&app.state.core.db)
         .await
         .unwrap();
     for col in spotter::crypto::registry::ENCRYPTED_COLUMNS {
@@ -69,7 +69,7 @@ async fn a_ciphertext_moved_to_another_row_does_not_decrypt() {
     let app = spawn_app(Options::with_peer()).await;
     Browser::new(&app).login_ok(&p.user, &p.password).await;
     let stored: String = sqlx::query_scalar("SELECT password_enc FROM navidrome_credentials")
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.state.core.db)
         .await
         .unwrap();
     let own = FieldRef {
@@ -80,8 +80,8 @@ async fn a_ciphertext_moved_to_another_row_does_not_decrypt() {
         column: &NAVIDROME_PASSWORD,
         row_key: "2",
     };
-    assert!(app.state.cipher.open(own, &stored).is_ok());
-    assert!(app.state.cipher.open(other, &stored).is_err());
+    assert!(app.state.core.cipher.open(own, &stored).is_ok());
+    assert!(app.state.core.cipher.open(other, &stored).is_err());
 }
 
 fn key(hex_key: &str) -> spotter::config::EncryptionKey {
@@ -92,7 +92,7 @@ fn key(hex_key: &str) -> spotter::config::EncryptionKey {
 
 async fn stored_password(app: &TestApp) -> String {
     sqlx::query_scalar("SELECT password_enc FROM navidrome_credentials")
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.state.core.db)
         .await
         .unwrap()
 }
@@ -118,14 +118,14 @@ async fn rotate_key_moves_every_value_to_the_new_key_all_or_nothing() {
     let before = stored_password(&app).await;
     let new_only = FieldCipher::new(&new, None);
     assert!(
-        reencrypt_all(&app.state.db, &new_only, &new_only, false)
+        reencrypt_all(&app.state.core.db, &new_only, &new_only, false)
             .await
             .is_err()
     );
     assert_eq!(stored_password(&app).await, before);
 
     let rotating = FieldCipher::new(&new, Some(&old));
-    let report = reencrypt_all(&app.state.db, &rotating, &new_only, false)
+    let report = reencrypt_all(&app.state.core.db, &rotating, &new_only, false)
         .await
         .unwrap();
     assert_eq!((report.examined, report.rewritten), (1, 1));
@@ -141,7 +141,7 @@ async fn rotate_key_moves_every_value_to_the_new_key_all_or_nothing() {
     assert!(FieldCipher::new(&old, None).open(field, &after).is_err());
 
     // Running again finds nothing to do.
-    let again = reencrypt_all(&app.state.db, &rotating, &new_only, false)
+    let again = reencrypt_all(&app.state.core.db, &rotating, &new_only, false)
         .await
         .unwrap();
     assert_eq!(again.rewritten, 0);
@@ -170,11 +170,11 @@ async fn legacy_v1_values_are_migrated_to_v2() {
     );
     sqlx::query("UPDATE navidrome_credentials SET password_enc = ?1")
         .bind(&v1)
-        .execute(&app.state.db)
+        .execute(&app.state.core.db)
         .await
         .unwrap();
     let c = FieldCipher::new(&k, None);
-    let report = spotter::db::rotation::reencrypt_all(&app.state.db, &c, &c, false)
+    let report = spotter::db::rotation::reencrypt_all(&app.state.core.db, &c, &c, false)
         .await
         .unwrap();
     assert_eq!(report.rewritten, 1);

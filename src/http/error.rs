@@ -1,5 +1,6 @@
 //! The one error type for request handlers. Users see a fixed message per variant; internal
-//! detail goes to the log once, inside the request span (which carries the request id).
+//! detail (with its cause chain) goes to the log once, inside the request span (which carries
+//! the request id). Service errors are mapped here, at the edge: the core knows nothing of HTTP.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -49,6 +50,25 @@ impl AppError {
                 "Something went wrong on our side. The details are in the server log."
             }
         }
+    }
+}
+
+impl From<crate::services::ServiceError> for AppError {
+    fn from(e: crate::services::ServiceError) -> Self {
+        use crate::services::ServiceError;
+        match e {
+            ServiceError::Db(e) => Self::Db(e),
+            ServiceError::Crypto(e) => {
+                Self::Internal(anyhow::Error::new(e).context("credential encryption"))
+            }
+            ServiceError::Internal(e) => Self::Internal(e),
+        }
+    }
+}
+
+impl From<crate::services::links::LinkError> for AppError {
+    fn from(e: crate::services::links::LinkError) -> Self {
+        crate::services::ServiceError::from(e).into()
     }
 }
 

@@ -1,0 +1,123 @@
+//! Navidrome with the stored password: the connection check behind the dashboard and "Test
+//! connection", and a short-lived cache of its result so page views don't each call Navidrome.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::app::Core;
+use crate::clients::navidrome::{Credentials, NavidromeError};
+use crate::crypto::registry::NAVIDROME_PASSWORD;
+use crate::db;
+use crate::domain::ids::UserId;
+use crate::domain::link_health::{ErrorCode, Failure};
+use crate::services::links::{LinkError, open};
+
+/// What a check with the stored password found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NavidromeCheck {
+    Connected,
+    /// No password is stored (signed in before the password was kept, or cleared).
+    NoPassword,
+    /// The check failed; an undecryptable password reads as `NoCredentials`, never as plaintext.
+    Failed(Failure),
+}
+
+/// The dashboard's view of Navidrome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NavidromeStatus {
+    Connected,
+    WrongCredentials,
+    Unreachable,
+    NoCredentials,
+}
+
+impl From<NavidromeCheck> for NavidromeStatus {
+    fn from(c: NavidromeCheck) -> Self {
+        match c {
+            NavidromeCheck::Connected => Self::Connected,
+            NavidromeCheck::NoPassword => Self::NoCredentials,
+            NavidromeCheck::Failed(f) => match f.code {
+                ErrorCode::NoCredentials => Self::NoCredentials,
+                ErrorCode::WrongPassword => Self::WrongCredentials,
+                _ => Self::Unreachable,
+            },
+        }
+    }
+}
+
+/// Ping Navidrome with the stored password.
+pub async fn check(
+    core: &Core,
+    user_id: UserId,
+    username: &str,
+) -> Result<NavidromeCheck, LinkError> {
+    let Some(stored) = db::credentials::navidrome_password(&core.db, user_id).await? else {
+        return Ok(NavidromeCheck::NoPassword);
+    };
+    let password = match open(core, &NAVIDROME_PASSWORD, &user_id.to_string(), &stored) {
+        Ok(p) => p,
+        Err(f) => return Ok(NavidromeCheck::Failed(f)),
+    };
+    let creds = Credentials {
+        username,
+        password: &password,
+    };
+    Ok(match core.clients.navidrome.ping(&creds).await {
+        Ok(()) => NavidromeCheck::Connected,
+        Err(e) => NavidromeCheck::Failed(Failure::new(error_code(&e))),
+    })
+}
+
+/// The dashboard's Navidrome status, checked at most every `STATUS_TTL`.
+pub async fn status(
+    core: &Core,
+    user_id: UserId,
+    username: &str,
+) -> Result<NavidromeStatus, LinkError> {
+    if let Some(status) = core.navidrome_status.get(user_id) {
+        return Ok(status);
+    }
+    let status = NavidromeStatus::from(check(core, user_id, username).await?);
+    core.navidrome_status.put(user_id, status);
+    Ok(status)
+}
+
+pub fn error_code(e: &NavidromeError) -> ErrorCode {
+    match e {
+        NavidromeError::WrongCredentials => ErrorCode::WrongPassword,
+        NavidromeError::Unreachable => ErrorCode::Unreachable,
+        NavidromeError::BadResponse { status } if *status >= 500 => ErrorCode::ServerError,
+        NavidromeError::BadResponse { .. } | NavidromeError::Api { .. } => ErrorCode::BadResponse,
+    }
+}
+
+/// How long a Navidrome check result is reused.
+const STATUS_TTL: Duration = Duration::from_secs(30);
+
+/// The last check of Navidrome, per user (one user per instance, so tiny).
+#[derive(Clone, Default, Debug)]
+pub struct StatusCache(Arc<Mutex<Option<(UserId, Instant, NavidromeStatus)>>>);
+
+impl StatusCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(UserId, Instant, NavidromeStatus)>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn get(&self, user: UserId) -> Option<NavidromeStatus> {
+        match *self.lock() {
+            Some((u, at, status)) if u == user && at.elapsed() < STATUS_TTL => Some(status),
+            _ => None,
+        }
+    }
+
+    /// Forget the last result (the next view checks Navidrome again).
+    pub fn clear(&self) {
+        *self.lock() = None;
+    }
+
+    pub fn put(&self, user: UserId, status: NavidromeStatus) {
+        *self.lock() = Some((user, Instant::now(), status));
+    }
+}
