@@ -1,6 +1,7 @@
 //! The core every part of Spotter shares — handlers, background jobs and the CLI alike: the
 //! database, the cipher, the outside clients, the event bus and the clock. It holds no web type;
-//! the web layer adds its own keys in `http::state::AppState`.
+//! the web layer adds its own keys in `http::state::AppState`. The built-in jobs are registered
+//! here, so every `Core` knows them; `jobs::run_scheduler` runs them.
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use crate::config::Config;
 use crate::crypto::FieldCipher;
 use crate::db::Db;
 use crate::events::EventBus;
+use crate::jobs::Jobs;
 use crate::services::navidrome::StatusCache;
 
 /// The clients of the outside services, built once from the configuration.
@@ -58,6 +60,8 @@ pub struct Core {
     pub spotify_refresh: Arc<tokio::sync::Mutex<()>>,
     /// The last Navidrome check, so page views don't each call Navidrome.
     pub navidrome_status: StatusCache,
+    /// The scheduler's handle: which jobs exist, which run, "run now".
+    pub jobs: Jobs,
 }
 
 impl Core {
@@ -66,6 +70,8 @@ impl Core {
     }
 
     pub fn with_clock(config: Config, db: Db, clock: Clock) -> anyhow::Result<Self> {
+        let jobs = Jobs::default();
+        crate::jobs::register_builtin(&jobs);
         let cipher = FieldCipher::new(
             &config.security.encryption_key,
             config.security.encryption_key_previous.as_ref(),
@@ -77,6 +83,7 @@ impl Core {
             clock,
             spotify_refresh: Arc::new(tokio::sync::Mutex::new(())),
             navidrome_status: StatusCache::default(),
+            jobs,
             config: Arc::new(config),
             db,
         })

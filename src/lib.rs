@@ -15,6 +15,7 @@ pub mod db;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod jobs;
 pub mod security;
 pub mod services;
 pub mod telemetry;

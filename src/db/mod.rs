@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod credentials;
+pub mod job_runs;
 pub mod links;
 pub mod oauth_states;
 pub mod rotation;

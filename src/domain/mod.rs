@@ -2,5 +2,6 @@
 
 pub mod audit;
 pub mod ids;
+pub mod jobs;
 pub mod link_health;
 pub mod provider;
