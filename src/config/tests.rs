@@ -352,7 +352,7 @@ fn every_secret_row_reaches_the_config() {
         set_required(jail);
         jail.set_env(
             "SPOTTER_SECURITY_ENCRYPTION_KEY_PREVIOUS",
-            &KEY.replace('3', "4"),
+            KEY.replace('3', "4"),
         );
         jail.set_env("SPOTTER_SPOTIFY_CLIENT_ID", "abc");
         jail.set_env("SPOTTER_LASTFM_API_KEY", "abc");
