@@ -2,6 +2,7 @@
 
 use super::*;
 use figment::Jail;
+use secrecy::ExposeSecret;
 
 const KEY: &str = "3f9a1c0b7e6d5a4f3e2d1c0b9a8f7e6d5c4b3a291807f6e5d4c3b2a190817263";
 const JWT: &str = "b7c1e9d3a5f7092e4c6a8b0d2f4e6a8c0b2d4f6e8a0c2e4b6d8f0a2c4e6b8d0f";
@@ -314,4 +315,80 @@ fn previous_key_must_differ_from_the_current_one() {
         e.contains("SPOTTER_SECURITY_ENCRYPTION_KEY_PREVIOUS"),
         "{e}"
     );
+}
+
+#[test]
+fn every_raw_field_has_a_settings_row() {
+    let defaults = serde_json::to_value(RawConfig::default()).unwrap_or_default();
+    let mut fields = Vec::new();
+    for (section, values) in defaults.as_object().into_iter().flatten() {
+        for field in values.as_object().into_iter().flatten().map(|(f, _)| f) {
+            fields.push(format!("{section}.{field}"));
+        }
+    }
+    assert!(!fields.is_empty());
+    let plain_rows: Vec<&str> = summary::SETTINGS
+        .iter()
+        .filter(|s| !matches!(s.shown, summary::Shown::Secret(_)))
+        .map(|s| s.key)
+        .collect();
+    for field in &fields {
+        assert!(
+            plain_rows.contains(&field.as_str()),
+            "no SETTINGS row for {field}"
+        );
+    }
+    for row in &plain_rows {
+        assert!(
+            fields.iter().any(|f| f == row),
+            "{row} is not a RawConfig field"
+        );
+    }
+}
+
+#[test]
+fn every_secret_row_reaches_the_config() {
+    Jail::expect_with(|jail| {
+        set_required(jail);
+        jail.set_env(
+            "SPOTTER_SECURITY_ENCRYPTION_KEY_PREVIOUS",
+            KEY.replace('3', "4"),
+        );
+        jail.set_env("SPOTTER_SPOTIFY_CLIENT_ID", "abc");
+        jail.set_env("SPOTTER_LASTFM_API_KEY", "abc");
+        for key in summary::secret_keys() {
+            let var = raw::env_name(key);
+            if std::env::var(&var).is_err() {
+                jail.set_env(var, "a-secret-value");
+            }
+        }
+        let c = Config::load(None).map_err(|e| e.to_string())?;
+        let summary = c.masked_summary();
+        for key in summary::secret_keys() {
+            let var = raw::env_name(key);
+            assert!(
+                summary.contains(&(var.clone(), "[set]".to_owned())),
+                "{var}: {summary:?}"
+            );
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn summary_names_and_secret_files_are_known() {
+    let known = raw::known_env_names();
+    Jail::expect_with(|jail| {
+        set_required(jail);
+        let c = Config::load(None).map_err(|e| e.to_string())?;
+        for (name, _) in c.masked_summary() {
+            assert!(known.contains(&name), "{name}");
+        }
+        Ok(())
+    });
+    for key in summary::secret_keys() {
+        let file_var = format!("{}_FILE", raw::env_name(key));
+        assert!(known.contains(&file_var), "{file_var}");
+    }
+    assert!(known.iter().any(|n| n == "SPOTTER_CONFIG"));
 }
