@@ -8,9 +8,12 @@ use std::time::Duration;
 use md5::{Digest, Md5};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use url::Url;
 
-use super::http_client;
+use super::http::{
+    CallFailure, PROVIDER_BODY_CAP, ServiceHttp, parse_json, read_body_capped, send,
+};
 use crate::config::LastfmConfig;
 use crate::domain::link_health::{ErrorCode, Failure};
 
@@ -69,6 +72,21 @@ impl LastfmError {
     }
 }
 
+impl From<CallFailure> for LastfmError {
+    /// The shared classification. Last.fm's own `Retry-After` is not documented, so a 429
+    /// carries no wait.
+    fn from(failure: CallFailure) -> Self {
+        match failure {
+            CallFailure::Unreachable => Self::Unreachable,
+            CallFailure::RateLimited { .. } => Self::RateLimited,
+            CallFailure::Server(status) => Self::Server(status),
+            CallFailure::Status(_) | CallFailure::Malformed | CallFailure::TooLarge => {
+                Self::BadResponse
+            }
+        }
+    }
+}
+
 /// A web-auth session: the Last.fm username and the (never expiring) session key.
 pub struct Session {
     pub name: String,
@@ -86,19 +104,17 @@ impl std::fmt::Debug for Session {
 
 #[derive(Clone)]
 pub struct LastfmClient {
-    http: reqwest::Client,
+    /// Based on the API root (`…/2.0/`), which every call is POSTed to.
+    http: ServiceHttp,
     api_key: String,
     shared_secret: SecretString,
     auth_url: Url,
-    api_url: Url,
     redirect_url: Url,
 }
 
 impl std::fmt::Debug for LastfmClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LastfmClient")
-            .field("api_url", &self.api_url.as_str())
-            .finish()
+        std::fmt::Debug::fmt(&self.http, f)
     }
 }
 
@@ -148,11 +164,10 @@ pub fn api_sig(params: &[(&str, &str)], shared_secret: &SecretString) -> String 
 impl LastfmClient {
     pub fn new(config: &LastfmConfig, timeout: Duration) -> reqwest::Result<Self> {
         Ok(Self {
-            http: http_client(timeout)?,
+            http: ServiceHttp::new("LastfmClient", &config.api_url, timeout)?,
             api_key: config.api_key.clone(),
             shared_secret: config.shared_secret.clone(),
             auth_url: config.auth_url.clone(),
-            api_url: config.api_url.clone(),
             redirect_url: config.redirect_url.clone(),
         })
     }
@@ -171,15 +186,13 @@ impl LastfmClient {
 
     /// `auth.getSession`: trade the one-time token from the callback for a session key.
     pub async fn get_session(&self, token: &SecretString) -> Result<Session, LastfmError> {
-        let bytes = self
+        let body: SessionBody = self
             .signed_call(&[
                 ("method", "auth.getSession"),
                 ("api_key", &self.api_key),
                 ("token", token.expose_secret()),
             ])
             .await?;
-        let body: SessionBody =
-            serde_json::from_slice(&bytes).map_err(|_| LastfmError::BadResponse)?;
         let name: String = body.session.name.trim().chars().take(128).collect();
         if name.is_empty() || body.session.key.is_empty() {
             return Err(LastfmError::BadResponse);
@@ -193,54 +206,126 @@ impl LastfmClient {
     /// `user.getInfo` signed with the session key: a cheap authenticated call. Returns the
     /// session's user name.
     pub async fn session_user(&self, session_key: &SecretString) -> Result<String, LastfmError> {
-        let bytes = self
+        let body: UserBody = self
             .signed_call(&[
                 ("method", "user.getInfo"),
                 ("api_key", &self.api_key),
                 ("sk", session_key.expose_secret()),
             ])
             .await?;
-        let body: UserBody =
-            serde_json::from_slice(&bytes).map_err(|_| LastfmError::BadResponse)?;
         Ok(body.user.name.chars().take(128).collect())
     }
 
-    async fn signed_call(&self, params: &[(&str, &str)]) -> Result<Vec<u8>, LastfmError> {
+    /// POST a signed call and parse its answer as `T`. The body is read whatever the status:
+    /// Last.fm puts its error numbers in 200 and 4xx answers alike.
+    async fn signed_call<T: DeserializeOwned>(
+        &self,
+        params: &[(&str, &str)],
+    ) -> Result<T, LastfmError> {
         let sig = api_sig(params, &self.shared_secret);
         let mut form: Vec<(&str, &str)> = params.to_vec();
         form.push(("api_sig", &sig));
         form.push(("format", "json"));
-        // Errors are mapped here: reqwest's error text is never shown or logged.
-        let resp = self
-            .http
-            .post(self.api_url.clone())
-            .form(&form)
-            .send()
-            .await
-            .map_err(|_| LastfmError::Unreachable)?;
-        let status = resp.status().as_u16();
-        let bytes = resp.bytes().await.map_err(|_| LastfmError::Unreachable)?;
-        classify(status, &bytes)?;
-        Ok(bytes.to_vec())
+        let request = self.http.client().post(self.http.url("")).form(&form);
+        let resp = send(request).await?;
+        let now = crate::clock::system_now();
+        let status = CallFailure::from_status(resp.status(), resp.headers(), now);
+        let body = match read_body_capped(resp, PROVIDER_BODY_CAP).await {
+            Ok(body) => body,
+            // A 429 or 5xx says more than the body we could not read.
+            Err(body_failure) => {
+                let failure = status.filter(|s| s.is_retriable()).unwrap_or(body_failure);
+                return Err(failure.into());
+            }
+        };
+        classify(status, &body)?;
+        Ok(parse_json(&body)?)
     }
 }
 
-/// Last.fm reports errors as `{"error": N, "message": …}` with a 200 or a 4xx status.
-fn classify(status: u16, body: &[u8]) -> Result<(), LastfmError> {
+/// Last.fm reports errors as `{"error": N, "message": …}` with a 200 or a 4xx status; its
+/// number wins over the status.
+fn classify(status: Option<CallFailure>, body: &[u8]) -> Result<(), LastfmError> {
     if let Ok(e) = serde_json::from_slice::<ErrorBody>(body) {
         return Err(LastfmError::from_code(e.error));
     }
     match status {
-        200..=299 => Ok(()),
-        429 => Err(LastfmError::RateLimited),
-        s @ 500..=599 => Err(LastfmError::Server(s)),
-        _ => Err(LastfmError::BadResponse),
+        None => Ok(()),
+        Some(failure) => Err(failure.into()),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
+    use reqwest::StatusCode;
+    use reqwest::header::HeaderMap;
+    use wiremock::matchers::{body_string_contains, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
     use super::*;
+
+    const SHORT_TIMEOUT: Duration = Duration::from_millis(300);
+
+    fn status(code: u16) -> Option<CallFailure> {
+        CallFailure::from_status(StatusCode::from_u16(code).unwrap(), &HeaderMap::new(), 0)
+    }
+
+    /// A client whose API root is a fake answering `user.getInfo` with `answer`.
+    async fn session_user(answer: ResponseTemplate) -> Result<String, LastfmError> {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/2.0/"))
+            .and(body_string_contains("method=user.getInfo"))
+            .respond_with(answer)
+            .mount(&server)
+            .await;
+        let url = |p: &str| Url::parse(&format!("{}{p}", server.uri())).unwrap();
+        let config = LastfmConfig {
+            api_key: "key".into(),
+            shared_secret: SecretString::from("s3cret"),
+            redirect_url: url("/auth/lastfm/callback"),
+            auth_url: url("/api/auth/"),
+            // No trailing slash: the client still POSTs to the API root `/2.0/`.
+            api_url: url("/2.0"),
+        };
+        let client = LastfmClient::new(&config, SHORT_TIMEOUT).unwrap();
+        client.session_user(&SecretString::from("sk-1")).await
+    }
+
+    #[tokio::test]
+    async fn a_session_user_is_read_from_the_api_root() {
+        let ok = ResponseTemplate::new(200).set_body_string(r#"{"user":{"name":"ann"}}"#);
+        assert_eq!(session_user(ok).await.unwrap(), "ann");
+        let revoked = ResponseTemplate::new(403).set_body_string(r#"{"error":9,"message":"x"}"#);
+        assert_eq!(
+            session_user(revoked).await,
+            Err(LastfmError::InvalidSession)
+        );
+        let limited = ResponseTemplate::new(429).insert_header("Retry-After", "99999999999");
+        assert_eq!(session_user(limited).await, Err(LastfmError::RateLimited));
+    }
+
+    #[tokio::test]
+    async fn a_server_slower_than_the_timeout_is_unreachable() {
+        let slow = ResponseTemplate::new(200)
+            .set_body_string(r#"{"user":{"name":"ann"}}"#)
+            .set_delay(Duration::from_secs(30));
+        let started = Instant::now();
+        let err = session_user(slow).await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(err, LastfmError::Unreachable);
+        assert!(err.failure().code.is_retriable());
+    }
+
+    #[tokio::test]
+    async fn an_answer_over_the_cap_is_a_bad_response() {
+        let huge = ResponseTemplate::new(200).set_body_bytes(vec![b' '; PROVIDER_BODY_CAP + 1]);
+        assert_eq!(session_user(huge).await, Err(LastfmError::BadResponse));
+        let garbled = ResponseTemplate::new(200).set_body_string(r#"{"user":"#);
+        assert_eq!(session_user(garbled).await, Err(LastfmError::BadResponse));
+    }
 
     #[test]
     fn api_sig_sorts_pairs_and_skips_format() {
@@ -263,32 +348,38 @@ mod tests {
     #[test]
     fn errors_are_classified() {
         assert_eq!(
-            classify(200, br#"{"error":9,"message":"Invalid session key"}"#),
+            classify(
+                status(200),
+                br#"{"error":9,"message":"Invalid session key"}"#
+            ),
             Err(LastfmError::InvalidSession)
         );
         assert_eq!(
-            classify(403, br#"{"error":9,"message":"x"}"#),
+            classify(status(403), br#"{"error":9,"message":"x"}"#),
             Err(LastfmError::InvalidSession)
         );
         assert_eq!(
-            classify(200, br#"{"error":29}"#),
+            classify(status(200), br#"{"error":29}"#),
             Err(LastfmError::RateLimited)
         );
         assert_eq!(
-            classify(200, br#"{"error":26}"#),
+            classify(status(200), br#"{"error":26}"#),
             Err(LastfmError::ApiKeyRefused(26))
         );
         assert_eq!(
-            classify(200, br#"{"error":10}"#),
+            classify(status(200), br#"{"error":10}"#),
             Err(LastfmError::ApiKeyRefused(10))
         );
         assert_eq!(
-            classify(200, br#"{"error":14}"#),
+            classify(status(200), br#"{"error":14}"#),
             Err(LastfmError::TokenRefused(14))
         );
-        assert_eq!(classify(502, b"<html>"), Err(LastfmError::Server(502)));
-        assert_eq!(classify(200, br#"{"session":{}}"#), Ok(()));
-        assert_eq!(classify(302, b""), Err(LastfmError::BadResponse));
+        assert_eq!(
+            classify(status(502), b"<html>"),
+            Err(LastfmError::Server(502))
+        );
+        assert_eq!(classify(status(200), br#"{"session":{}}"#), Ok(()));
+        assert_eq!(classify(status(302), b""), Err(LastfmError::BadResponse));
         assert_eq!(
             LastfmError::InvalidSession.failure().code,
             ErrorCode::InvalidSession

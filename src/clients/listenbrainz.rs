@@ -7,7 +7,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
-use super::http_client;
+use super::http::{CallFailure, PROVIDER_BODY_CAP, ServiceHttp, json_capped, send};
 use crate::domain::link_health::{ErrorCode, Failure};
 
 #[derive(Debug, thiserror::Error, Clone, Copy, PartialEq, Eq)]
@@ -36,18 +36,28 @@ impl ListenbrainzError {
     }
 }
 
+impl From<CallFailure> for ListenbrainzError {
+    /// The shared classification; a 4xx other than 429 is for the caller to read first.
+    fn from(failure: CallFailure) -> Self {
+        match failure {
+            CallFailure::Unreachable => Self::Unreachable,
+            CallFailure::RateLimited { retry_after } => Self::RateLimited { retry_after },
+            CallFailure::Server(status) => Self::Server(status),
+            CallFailure::Status(_) | CallFailure::Malformed | CallFailure::TooLarge => {
+                Self::BadResponse
+            }
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct ListenbrainzClient {
-    http: reqwest::Client,
-    /// Always ends in `/`.
-    base: Url,
+    http: ServiceHttp,
 }
 
 impl std::fmt::Debug for ListenbrainzClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ListenbrainzClient")
-            .field("base", &self.base.as_str())
-            .finish()
+        std::fmt::Debug::fmt(&self.http, f)
     }
 }
 
@@ -64,62 +74,36 @@ pub const MAX_TOKEN_LEN: usize = 128;
 
 impl ListenbrainzClient {
     pub fn new(base_url: &Url, timeout: Duration) -> reqwest::Result<Self> {
-        let mut base = base_url.clone();
-        if !base.path().ends_with('/') {
-            let p = format!("{}/", base.path());
-            base.set_path(&p);
-        }
         Ok(Self {
-            http: http_client(timeout)?,
-            base,
+            http: ServiceHttp::new("ListenbrainzClient", base_url, timeout)?,
         })
     }
 
     /// Check a user token; returns the ListenBrainz user name it belongs to.
     pub async fn validate_token(&self, token: &SecretString) -> Result<String, ListenbrainzError> {
-        let url = self
-            .base
-            .join("1/validate-token")
-            .map_err(|_| ListenbrainzError::BadResponse)?;
-        let resp = self
+        let request = self
             .http
-            .get(url)
+            .client()
+            .get(self.http.url("1/validate-token"))
             .header(
                 reqwest::header::AUTHORIZATION,
                 format!("Token {}", token.expose_secret()),
-            )
-            .send()
-            .await
-            .map_err(|_| ListenbrainzError::Unreachable)?;
-        let status = resp.status().as_u16();
-        let reset_in = resp
-            .headers()
-            .get("x-ratelimit-reset-in")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|_| ListenbrainzError::Unreachable)?;
-        match status {
-            200 => {
-                let v: Validation =
-                    serde_json::from_slice(&bytes).map_err(|_| ListenbrainzError::BadResponse)?;
-                let name = v.user_name.unwrap_or_default();
-                let name = name.trim();
-                if !v.valid || name.is_empty() {
-                    return Err(ListenbrainzError::InvalidToken);
-                }
-                Ok(name.chars().take(128).collect())
-            }
-            400 | 401 | 403 => Err(ListenbrainzError::InvalidToken),
-            429 => Err(ListenbrainzError::RateLimited {
-                retry_after: reset_in,
-            }),
-            s @ 500..=599 => Err(ListenbrainzError::Server(s)),
-            _ => Err(ListenbrainzError::BadResponse),
+            );
+        let resp = send(request).await?;
+        let now = crate::clock::system_now();
+        if let Some(failure) = CallFailure::from_status(resp.status(), resp.headers(), now) {
+            return Err(match failure {
+                CallFailure::Status(400 | 401 | 403) => ListenbrainzError::InvalidToken,
+                other => other.into(),
+            });
         }
+        let v: Validation = json_capped(resp, PROVIDER_BODY_CAP).await?;
+        let name = v.user_name.unwrap_or_default();
+        let name = name.trim();
+        if !v.valid || name.is_empty() {
+            return Err(ListenbrainzError::InvalidToken);
+        }
+        Ok(name.chars().take(128).collect())
     }
 }
 
@@ -134,7 +118,87 @@ pub fn normalize_token(input: &str) -> Option<SecretString> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
     use super::*;
+
+    const SHORT_TIMEOUT: Duration = Duration::from_millis(300);
+
+    async fn validate(answer: ResponseTemplate) -> Result<String, ListenbrainzError> {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/1/validate-token"))
+            .and(header("authorization", "Token tok-1"))
+            .respond_with(answer)
+            .mount(&server)
+            .await;
+        let base = Url::parse(&server.uri()).unwrap();
+        let client = ListenbrainzClient::new(&base, SHORT_TIMEOUT).unwrap();
+        client.validate_token(&SecretString::from("tok-1")).await
+    }
+
+    #[tokio::test]
+    async fn a_valid_token_names_its_user() {
+        let ok = ResponseTemplate::new(200)
+            .set_body_string(r#"{"code":200,"valid":true,"user_name":" ann "}"#);
+        assert_eq!(validate(ok).await.unwrap(), "ann");
+        let invalid = ResponseTemplate::new(200).set_body_string(r#"{"valid":false}"#);
+        assert_eq!(
+            validate(invalid).await,
+            Err(ListenbrainzError::InvalidToken)
+        );
+        let refused = ResponseTemplate::new(401).set_body_string(r#"{"code":401}"#);
+        assert_eq!(
+            validate(refused).await,
+            Err(ListenbrainzError::InvalidToken)
+        );
+    }
+
+    #[tokio::test]
+    async fn rate_limits_and_server_errors_are_retriable() {
+        let limited = ResponseTemplate::new(429).insert_header("X-RateLimit-Reset-In", "12");
+        assert_eq!(
+            validate(limited).await,
+            Err(ListenbrainzError::RateLimited {
+                retry_after: Some(Duration::from_secs(12))
+            })
+        );
+        let absurd = ResponseTemplate::new(429).insert_header("X-RateLimit-Reset-In", "999999999");
+        assert_eq!(
+            validate(absurd).await,
+            Err(ListenbrainzError::RateLimited {
+                retry_after: Some(crate::domain::link_health::MAX_RETRY_AFTER)
+            })
+        );
+        assert_eq!(
+            validate(ResponseTemplate::new(503)).await,
+            Err(ListenbrainzError::Server(503))
+        );
+        assert!(ListenbrainzError::Server(503).failure().code.is_retriable());
+    }
+
+    #[tokio::test]
+    async fn a_server_slower_than_the_timeout_is_unreachable() {
+        let slow = ResponseTemplate::new(200)
+            .set_body_string(r#"{"valid":true,"user_name":"ann"}"#)
+            .set_delay(Duration::from_secs(30));
+        let started = Instant::now();
+        let err = validate(slow).await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(err, ListenbrainzError::Unreachable);
+        assert!(err.failure().code.is_retriable());
+    }
+
+    #[tokio::test]
+    async fn an_answer_over_the_cap_is_a_bad_response() {
+        let huge = ResponseTemplate::new(200).set_body_bytes(vec![b' '; PROVIDER_BODY_CAP + 1]);
+        assert_eq!(validate(huge).await, Err(ListenbrainzError::BadResponse));
+        let garbled = ResponseTemplate::new(200).set_body_string("<html>");
+        assert_eq!(validate(garbled).await, Err(ListenbrainzError::BadResponse));
+    }
 
     #[test]
     fn token_shapes() {

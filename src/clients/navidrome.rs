@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
-use super::http_client;
+use super::http::{CallFailure, NAVIDROME_BODY_CAP, ServiceHttp, read_body_capped, send};
 
 const API_VERSION: &str = "1.16.1";
 const CLIENT_NAME: &str = "spotter";
@@ -36,18 +36,30 @@ impl NavidromeError {
     }
 }
 
+impl NavidromeError {
+    /// A call that failed before a Subsonic answer could be read. `status` is the HTTP status
+    /// when the failure is in the body.
+    fn from_call(failure: CallFailure, status: u16) -> Self {
+        match failure {
+            CallFailure::Unreachable => Self::Unreachable,
+            CallFailure::RateLimited { .. } => Self::BadResponse { status: 429 },
+            CallFailure::Server(status) | CallFailure::Status(status) => {
+                Self::BadResponse { status }
+            }
+            CallFailure::Malformed | CallFailure::TooLarge => Self::BadResponse { status },
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct NavidromeClient {
-    http: reqwest::Client,
-    /// Always ends in `/`, so `rest/<method>` joins under a sub-path (`https://h/music/`).
-    base: Url,
+    /// The base keeps a sub-path, so `rest/<method>` lands under `https://h/music/`.
+    http: ServiceHttp,
 }
 
 impl std::fmt::Debug for NavidromeClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NavidromeClient")
-            .field("base", &self.base.as_str())
-            .finish()
+        std::fmt::Debug::fmt(&self.http, f)
     }
 }
 
@@ -77,44 +89,30 @@ pub struct Credentials<'a> {
 
 impl NavidromeClient {
     pub fn new(base_url: &Url, timeout: Duration) -> reqwest::Result<Self> {
-        let mut base = base_url.clone();
-        if !base.path().ends_with('/') {
-            let p = format!("{}/", base.path());
-            base.set_path(&p);
-        }
-        base.set_query(None);
-        base.set_fragment(None);
         Ok(Self {
-            http: http_client(timeout)?,
-            base,
+            http: ServiceHttp::new("NavidromeClient", base_url, timeout)?,
         })
     }
 
     /// `<base>/rest/<method>` (no credentials; those go in the query at send time).
     pub fn endpoint(&self, method: &str) -> Url {
-        // join never fails for a relative path made of ASCII letters
-        self.base
-            .join(&format!("rest/{method}"))
-            .unwrap_or_else(|_| self.base.clone())
+        self.http.url(&format!("rest/{method}"))
     }
 
     /// Check the credentials with `ping`.
     pub async fn ping(&self, creds: &Credentials<'_>) -> Result<(), NavidromeError> {
-        let response = self.call("ping", creds, &[]).await?;
-        let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|_| NavidromeError::Unreachable)?;
-        parse_envelope(status.as_u16(), &bytes)
+        let (status, body) = self.call("ping", creds, &[]).await?;
+        parse_envelope(status, &body)
     }
 
+    /// One Subsonic call: the HTTP status and the body, read under `NAVIDROME_BODY_CAP`.
+    /// Subsonic reports most errors inside a 200 answer, so the status is left to the parser.
     async fn call(
         &self,
         method: &str,
         creds: &Credentials<'_>,
         params: &[(&str, &str)],
-    ) -> Result<reqwest::Response, NavidromeError> {
+    ) -> Result<(u16, Vec<u8>), NavidromeError> {
         let salt = crate::crypto::random_token(12);
         let token = subsonic_token(creds.password, &salt);
         let mut query: Vec<(&str, &str)> = vec![
@@ -126,14 +124,16 @@ impl NavidromeClient {
             ("f", "json"),
         ];
         query.extend_from_slice(params);
-        // Errors are mapped here so reqwest's error (which embeds the URL with t and s)
-        // is never displayed or logged.
-        self.http
-            .get(self.endpoint(method))
-            .query(&query)
-            .send()
+        // `send` drops reqwest's error, whose text embeds the URL with t and s.
+        let request = self.http.client().get(self.endpoint(method)).query(&query);
+        let response = send(request)
             .await
-            .map_err(|_| NavidromeError::Unreachable)
+            .map_err(|f| NavidromeError::from_call(f, 0))?;
+        let status = response.status().as_u16();
+        let body = read_body_capped(response, NAVIDROME_BODY_CAP)
+            .await
+            .map_err(|f| NavidromeError::from_call(f, status))?;
+        Ok((status, body))
     }
 }
 
@@ -171,7 +171,83 @@ fn parse_envelope(http_status: u16, body: &[u8]) -> Result<(), NavidromeError> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
     use super::*;
+
+    const OK: &str = r#"{"subsonic-response":{"status":"ok","version":"1.16.1"}}"#;
+    const SHORT_TIMEOUT: Duration = Duration::from_millis(300);
+
+    async fn fake(answer: ResponseTemplate) -> MockServer {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/music/rest/ping"))
+            .respond_with(answer)
+            .mount(&server)
+            .await;
+        server
+    }
+
+    fn client(server: &MockServer, sub_path: &str) -> NavidromeClient {
+        let base = Url::parse(&format!("{}{sub_path}", server.uri())).unwrap();
+        NavidromeClient::new(&base, SHORT_TIMEOUT).unwrap()
+    }
+
+    async fn ping(client: &NavidromeClient) -> Result<(), NavidromeError> {
+        let password = SecretString::from("sesame");
+        let creds = Credentials {
+            username: "ann",
+            password: &password,
+        };
+        client.ping(&creds).await
+    }
+
+    #[tokio::test]
+    async fn ping_reaches_a_sub_path_with_or_without_slash() {
+        let server = fake(ResponseTemplate::new(200).set_body_string(OK)).await;
+        for sub_path in ["/music", "/music/"] {
+            ping(&client(&server, sub_path)).await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_server_slower_than_the_timeout_is_unreachable() {
+        let slow = ResponseTemplate::new(200)
+            .set_body_string(OK)
+            .set_delay(Duration::from_secs(30));
+        let server = fake(slow).await;
+        let started = Instant::now();
+        let err = ping(&client(&server, "/music")).await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(matches!(err, NavidromeError::Unreachable));
+        assert!(err.is_retriable());
+    }
+
+    #[tokio::test]
+    async fn an_answer_over_the_cap_is_a_bad_response() {
+        let huge = ResponseTemplate::new(200).set_body_bytes(vec![b' '; NAVIDROME_BODY_CAP + 1]);
+        let server = fake(huge).await;
+        let err = ping(&client(&server, "/music")).await.unwrap_err();
+        assert!(matches!(err, NavidromeError::BadResponse { status: 200 }));
+    }
+
+    #[test]
+    fn display_and_debug_hold_no_secrets() {
+        let base = Url::parse("http://ann:pw@h:1/music?t=tok").unwrap();
+        let c = NavidromeClient::new(&base, SHORT_TIMEOUT).unwrap();
+        assert_eq!(
+            format!("{c:?}"),
+            r#"NavidromeClient { base: "http://h:1/music/" }"#
+        );
+        // The request URL keeps the user info: reqwest turns it into basic auth.
+        assert_eq!(
+            c.endpoint("ping").as_str(),
+            "http://ann:pw@h:1/music/rest/ping"
+        );
+    }
 
     #[test]
     fn token_matches_subsonic_vector() {

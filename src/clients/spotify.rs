@@ -13,14 +13,15 @@ use oauth2::{
     PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope,
     TokenResponse, TokenUrl,
 };
-use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
-use super::http_client;
+use super::http::{
+    CallFailure, PROVIDER_BODY_CAP, ServiceHttp, json_capped, read_body_capped, send,
+};
 use crate::config::SpotifyConfig;
-use crate::domain::link_health::{ErrorCode, Failure, parse_retry_after};
+use crate::domain::link_health::{ErrorCode, Failure};
 
 /// The scopes Spotter asks for, each with the feature that needs it. Nothing that writes.
 /// `GET /v1/me` returns `id` and `display_name` without any scope (`user-read-private` only adds
@@ -82,6 +83,21 @@ impl SpotifyError {
     }
 }
 
+impl From<CallFailure> for SpotifyError {
+    /// The shared classification; 401 and 403 mean something on the Web API, so `me` reads
+    /// them before this.
+    fn from(failure: CallFailure) -> Self {
+        match failure {
+            CallFailure::Unreachable => Self::Unreachable,
+            CallFailure::RateLimited { retry_after } => Self::RateLimited { retry_after },
+            CallFailure::Server(status) => Self::Server(status),
+            CallFailure::Status(_) | CallFailure::Malformed | CallFailure::TooLarge => {
+                Self::BadResponse
+            }
+        }
+    }
+}
+
 /// What the browser is sent to, and what the server keeps for the callback.
 pub struct Authorization {
     pub url: Url,
@@ -131,16 +147,13 @@ impl Profile {
 #[derive(Clone)]
 pub struct SpotifyClient {
     oauth: OAuthClient,
-    http: reqwest::Client,
-    /// Always ends in `/`, so `me` joins under `/v1/`.
-    api: Url,
+    /// Based on the Web API root, so `me` joins under `/v1/`. Token calls use its client too.
+    api: ServiceHttp,
 }
 
 impl std::fmt::Debug for SpotifyClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SpotifyClient")
-            .field("api", &self.api.as_str())
-            .finish()
+        std::fmt::Debug::fmt(&self.api, f)
     }
 }
 
@@ -153,15 +166,9 @@ impl SpotifyClient {
         if let Some(secret) = &config.client_secret {
             oauth = oauth.set_client_secret(ClientSecret::new(secret.expose_secret().to_owned()));
         }
-        let mut api = config.api_url.clone();
-        if !api.path().ends_with('/') {
-            let p = format!("{}/", api.path());
-            api.set_path(&p);
-        }
         Ok(Self {
             oauth,
-            http: http_client(timeout)?,
-            api,
+            api: ServiceHttp::new("SpotifyClient", &config.api_url, timeout)?,
         })
     }
 
@@ -187,7 +194,7 @@ impl SpotifyClient {
         code: &SecretString,
         verifier: &SecretString,
     ) -> Result<Tokens, SpotifyError> {
-        let http = TokenHttp::new(self.http.clone());
+        let http = TokenHttp::new(self.api.client().clone());
         let result = self
             .oauth
             .exchange_code(AuthorizationCode::new(code.expose_secret().to_owned()))
@@ -199,7 +206,7 @@ impl SpotifyClient {
 
     /// Use the refresh token. A rotated refresh token comes back in `Tokens::refresh`.
     pub async fn refresh(&self, refresh_token: &SecretString) -> Result<Tokens, SpotifyError> {
-        let http = TokenHttp::new(self.http.clone());
+        let http = TokenHttp::new(self.api.client().clone());
         let token = RefreshToken::new(refresh_token.expose_secret().to_owned());
         let result = self
             .oauth
@@ -211,40 +218,27 @@ impl SpotifyClient {
 
     /// `GET /me`: the account id and display name (needs no scope).
     pub async fn me(&self, access: &SecretString) -> Result<Profile, SpotifyError> {
-        let url = self.api.join("me").map_err(|_| SpotifyError::BadResponse)?;
-        let resp = self
-            .http
-            .get(url)
-            .bearer_auth(access.expose_secret())
-            .send()
-            .await
-            .map_err(|_| SpotifyError::Unreachable)?;
-        let status = resp.status();
-        if !status.is_success() {
-            return Err(api_error(status, resp.headers()));
+        let request = self
+            .api
+            .client()
+            .get(self.api.url("me"))
+            .bearer_auth(access.expose_secret());
+        let resp = send(request).await?;
+        let now = crate::clock::system_now();
+        if let Some(failure) = CallFailure::from_status(resp.status(), resp.headers(), now) {
+            return Err(web_api_error(failure));
         }
-        let bytes = resp.bytes().await.map_err(|_| SpotifyError::Unreachable)?;
-        serde_json::from_slice::<Profile>(&bytes).map_err(|_| SpotifyError::BadResponse)
+        Ok(json_capped::<Profile>(resp, PROVIDER_BODY_CAP).await?)
     }
 }
 
-fn api_error(status: StatusCode, headers: &reqwest::header::HeaderMap) -> SpotifyError {
-    match status.as_u16() {
-        401 => SpotifyError::Unauthorized,
-        403 => SpotifyError::Forbidden,
-        429 => SpotifyError::RateLimited {
-            retry_after: retry_after(headers),
-        },
-        s @ 500..=599 => SpotifyError::Server(s),
-        _ => SpotifyError::BadResponse,
+/// A failed Web API call: 401 and 403 have their own meaning there.
+fn web_api_error(failure: CallFailure) -> SpotifyError {
+    match failure {
+        CallFailure::Status(401) => SpotifyError::Unauthorized,
+        CallFailure::Status(403) => SpotifyError::Forbidden,
+        other => other.into(),
     }
-}
-
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| parse_retry_after(v, crate::clock::system_now()))
 }
 
 type TokenResult = Result<
@@ -280,7 +274,7 @@ fn finish_token_call(
 }
 
 /// Classify a token-endpoint failure. The status comes first (a 5xx or 429 is transient
-/// whatever its body says); then the OAuth error code.
+/// whatever its body says); then a body that could not be read; then the OAuth error code.
 fn classify_token_error(
     e: &RequestTokenError<
         oauth2::HttpClientError<reqwest::Error>,
@@ -288,21 +282,17 @@ fn classify_token_error(
     >,
     meta: Option<ResponseMeta>,
 ) -> SpotifyError {
-    if let RequestTokenError::Request(_) = e {
-        return SpotifyError::Unreachable;
-    }
-    if let Some(m) = meta {
-        match m.status {
-            429 => {
-                return SpotifyError::RateLimited {
-                    retry_after: m.retry_after,
-                };
-            }
-            s @ 500..=599 => return SpotifyError::Server(s),
-            _ => {}
-        }
+    if let Some(failure) = meta
+        .and_then(|m| m.status_failure)
+        .filter(|f| matches!(f, CallFailure::RateLimited { .. } | CallFailure::Server(_)))
+    {
+        return failure.into();
     }
     match e {
+        // No answer at all, or one whose body could not be read under the cap.
+        RequestTokenError::Request(_) => meta
+            .and_then(|m| m.body_failure)
+            .map_or(SpotifyError::Unreachable, SpotifyError::from),
         RequestTokenError::ServerResponse(r) => match r.error() {
             BasicErrorResponseType::InvalidGrant => SpotifyError::InvalidGrant,
             BasicErrorResponseType::InvalidClient | BasicErrorResponseType::UnauthorizedClient => {
@@ -315,11 +305,14 @@ fn classify_token_error(
     }
 }
 
-/// Status and `Retry-After` of the token endpoint's answer, which `oauth2` does not expose.
+/// What `oauth2` does not expose about the token endpoint's answer: its status (with any
+/// `Retry-After`) and whether its body was readable.
 #[derive(Debug, Clone, Copy)]
 struct ResponseMeta {
-    status: u16,
-    retry_after: Option<Duration>,
+    /// `None` for a 2xx.
+    status_failure: Option<CallFailure>,
+    /// Set when the body was cut short, timed out or passed the cap.
+    body_failure: Option<CallFailure>,
 }
 
 /// `oauth2::AsyncHttpClient` over a reqwest 0.13 client built by `http_client` (no redirects),
@@ -343,6 +336,13 @@ impl TokenHttp {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+
+    fn set_meta(&self, meta: ResponseMeta) {
+        *self
+            .meta
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(meta);
+    }
 }
 
 impl<'c> oauth2::AsyncHttpClient<'c> for TokenHttp {
@@ -355,33 +355,155 @@ impl<'c> oauth2::AsyncHttpClient<'c> for TokenHttp {
             let request = reqwest::Request::try_from(request).map_err(Box::new)?;
             let resp = self.client.execute(request).await.map_err(Box::new)?;
             let status = resp.status();
-            {
-                let mut meta = self
-                    .meta
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                *meta = Some(ResponseMeta {
-                    status: status.as_u16(),
-                    retry_after: retry_after(resp.headers()),
-                });
-            }
+            let now = crate::clock::system_now();
+            let status_failure = CallFailure::from_status(status, resp.headers(), now);
             let mut builder = oauth2::http::Response::builder()
                 .status(status)
                 .version(resp.version());
             for (k, v) in resp.headers() {
                 builder = builder.header(k, v);
             }
-            let body = resp.bytes().await.map_err(Box::new)?;
-            builder
-                .body(body.to_vec())
-                .map_err(oauth2::HttpClientError::Http)
+            let body = read_body_capped(resp, PROVIDER_BODY_CAP).await;
+            self.set_meta(ResponseMeta {
+                status_failure,
+                body_failure: body.as_ref().err().copied(),
+            });
+            // The fixed message only: classification reads `body_failure`, not this text.
+            let body = body.map_err(|f| oauth2::HttpClientError::Other(f.to_string()))?;
+            builder.body(body).map_err(oauth2::HttpClientError::Http)
         })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
     use super::*;
+
+    const SHORT_TIMEOUT: Duration = Duration::from_millis(300);
+
+    /// A fake answering the token endpoint with `token` and `GET /v1/me` with `me`.
+    async fn fake(token: ResponseTemplate, me: ResponseTemplate) -> (MockServer, SpotifyClient) {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/api/token"))
+            .respond_with(token)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/v1/me"))
+            .respond_with(me)
+            .mount(&server)
+            .await;
+        let url = |p: &str| Url::parse(&format!("{}{p}", server.uri())).unwrap();
+        let config = SpotifyConfig {
+            client_id: "client".into(),
+            client_secret: Some(SecretString::from("secret")),
+            redirect_url: url("/auth/spotify/callback"),
+            auth_url: url("/authorize"),
+            token_url: url("/api/token"),
+            api_url: url("/v1"),
+        };
+        let client = SpotifyClient::new(&config, SHORT_TIMEOUT).unwrap();
+        (server, client)
+    }
+
+    fn tokens() -> ResponseTemplate {
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "at", "token_type": "Bearer", "expires_in": 3600
+        }))
+    }
+
+    fn profile() -> ResponseTemplate {
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({"id": "ann"}))
+    }
+
+    fn slow(template: ResponseTemplate) -> ResponseTemplate {
+        template.set_delay(Duration::from_secs(30))
+    }
+
+    fn oversized() -> ResponseTemplate {
+        ResponseTemplate::new(200)
+            .insert_header("content-type", "application/json")
+            .set_body_bytes(vec![b' '; PROVIDER_BODY_CAP + 1])
+    }
+
+    #[tokio::test]
+    async fn refresh_and_me_work_against_the_fake() {
+        let (_server, client) = fake(tokens(), profile()).await;
+        let tokens = client.refresh(&SecretString::from("rt")).await.unwrap();
+        assert_eq!(tokens.access.expose_secret(), "at");
+        assert_eq!(client.me(&tokens.access).await.unwrap().id, "ann");
+    }
+
+    #[tokio::test]
+    async fn web_api_statuses_are_classified() {
+        let access = SecretString::from("at");
+        for (answer, expected) in [
+            (ResponseTemplate::new(401), SpotifyError::Unauthorized),
+            (ResponseTemplate::new(403), SpotifyError::Forbidden),
+            (ResponseTemplate::new(502), SpotifyError::Server(502)),
+            (ResponseTemplate::new(404), SpotifyError::BadResponse),
+            (
+                ResponseTemplate::new(429).insert_header("Retry-After", "20"),
+                SpotifyError::RateLimited {
+                    retry_after: Some(Duration::from_secs(20)),
+                },
+            ),
+        ] {
+            let (_server, client) = fake(tokens(), answer).await;
+            assert_eq!(client.me(&access).await.unwrap_err(), expected);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_slow_web_api_is_unreachable() {
+        let (_server, client) = fake(tokens(), slow(profile())).await;
+        let started = Instant::now();
+        let err = client.me(&SecretString::from("at")).await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(err, SpotifyError::Unreachable);
+        assert!(err.failure().code.is_retriable());
+    }
+
+    #[tokio::test]
+    async fn a_slow_token_endpoint_is_unreachable() {
+        let (_server, client) = fake(slow(tokens()), profile()).await;
+        let started = Instant::now();
+        let err = client.refresh(&SecretString::from("rt")).await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(err, SpotifyError::Unreachable);
+        assert!(err.failure().code.is_retriable());
+    }
+
+    #[tokio::test]
+    async fn answers_over_the_cap_are_bad_responses() {
+        let (_server, client) = fake(oversized(), oversized()).await;
+        assert_eq!(
+            client.me(&SecretString::from("at")).await.unwrap_err(),
+            SpotifyError::BadResponse
+        );
+        assert_eq!(
+            client.refresh(&SecretString::from("rt")).await.unwrap_err(),
+            SpotifyError::BadResponse
+        );
+    }
+
+    #[tokio::test]
+    async fn a_rate_limited_token_call_keeps_its_capped_wait() {
+        let limited = ResponseTemplate::new(429).insert_header("Retry-After", "86400");
+        let (_server, client) = fake(limited, profile()).await;
+        assert_eq!(
+            client.refresh(&SecretString::from("rt")).await.unwrap_err(),
+            SpotifyError::RateLimited {
+                retry_after: Some(crate::domain::link_health::MAX_RETRY_AFTER)
+            }
+        );
+    }
 
     #[test]
     fn scopes_are_read_only() {
@@ -421,8 +543,12 @@ mod tests {
         > = RequestTokenError::Other("empty".into());
         let meta = |status| {
             Some(ResponseMeta {
-                status,
-                retry_after: None,
+                status_failure: CallFailure::from_status(
+                    reqwest::StatusCode::from_u16(status).unwrap(),
+                    &reqwest::header::HeaderMap::new(),
+                    0,
+                ),
+                body_failure: None,
             })
         };
         assert_eq!(
