@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
 
 use crate::app::Core;
 use crate::clock::system_now;
@@ -194,30 +195,50 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::warn!("{SECURE_COOKIE_WARNING}");
     }
     let db = crate::db::connect_and_migrate(&config.database_url).await?;
-    if config.security.encryption_key_previous.is_some() {
-        // Online rotation (S15): move values still under the previous key to the current one.
-        let (db, config) = (db.clone(), config.clone());
-        tokio::spawn(async move {
-            match keys::rotate(&db, &config, false, Origin::Startup, system_now()).await {
-                Ok(r) => tracing::info!(
-                    rewritten = r.rewritten,
-                    examined = r.examined,
-                    "online key rotation done"
-                ),
-                Err(e) => tracing::error!(error = format!("{e:#}"), "online key rotation failed"),
-            }
-        });
-    }
     let addr = config.listen_addr;
-    let state = AppState::new(Core::new(config, db.clone())?)?;
+    let core = Core::new(config, db.clone())?;
+    if core.config.security.encryption_key_previous.is_some() {
+        // Online rotation: move values still under the previous key to the current one.
+        crate::jobs::register_key_rotation(&core.jobs);
+    }
+    let state = AppState::new(core)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr} (SPOTTER_SERVER_HOST / SPOTTER_SERVER_PORT)"))?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            shutdown_signal().await;
+            shutdown.cancel();
+        }
+    });
     tracing::info!(%addr, version = env!("CARGO_PKG_VERSION"), "spotter listening");
-    crate::http::serve(listener, state, shutdown_signal()).await?;
+    run_server(listener, state, shutdown).await?;
     db.close().await;
     tracing::info!("spotter stopped");
     Ok(())
+}
+
+/// Serve the web app and run the background jobs until `shutdown` is cancelled, then stop
+/// both: event streams end, open requests and running jobs get their deadlines. Runs left
+/// open by a previous process are marked interrupted before anything starts.
+pub async fn run_server(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    crate::jobs::recover(&state.core)
+        .await
+        .context("reading the task history")?;
+    let scheduler = crate::jobs::run_scheduler(
+        state.core.clone(),
+        shutdown.clone(),
+        crate::jobs::DRAIN_DEADLINE,
+    );
+    let server = crate::http::serve(listener, state, shutdown.cancelled_owned());
+    let ((), served) = tokio::join!(scheduler, server);
+    served.context("serving HTTP")
 }
 
 async fn shutdown_signal() {

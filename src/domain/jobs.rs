@@ -9,14 +9,17 @@ use std::fmt::Write as _;
 pub enum JobName {
     /// Prune expired sessions and link attempts, old audit rows and old job runs.
     Maintenance,
+    /// Re-encrypt credentials still under the previous key (only with one configured).
+    KeyRotation,
 }
 
 impl JobName {
-    pub const ALL: [JobName; 1] = [Self::Maintenance];
+    pub const ALL: [JobName; 2] = [Self::Maintenance, Self::KeyRotation];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Maintenance => "maintenance",
+            Self::KeyRotation => "key_rotation",
         }
     }
 
@@ -27,6 +30,7 @@ impl JobName {
     pub fn label(self) -> &'static str {
         match self {
             Self::Maintenance => "Maintenance",
+            Self::KeyRotation => "Key rotation",
         }
     }
 
@@ -34,6 +38,9 @@ impl JobName {
         match self {
             Self::Maintenance => {
                 "Removes expired sessions and link attempts, audit entries past their retention and old task history."
+            }
+            Self::KeyRotation => {
+                "Re-encrypts stored credentials still under the previous encryption key with the current one."
             }
         }
     }
@@ -154,7 +161,10 @@ mod tests {
 
     #[test]
     fn counts_serialise_in_order_and_drop_odd_names() {
-        let c = Counts::new().with("sessions", 3).with("bad\"name", 1).with("audit_events", 0);
+        let c = Counts::new()
+            .with("sessions", 3)
+            .with("bad\"name", 1)
+            .with("audit_events", 0);
         assert_eq!(c.to_json(), r#"{"sessions":3,"audit_events":0}"#);
         assert_eq!(Counts::new().to_json(), "{}");
     }

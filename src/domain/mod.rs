@@ -5,3 +5,4 @@ pub mod ids;
 pub mod jobs;
 pub mod link_health;
 pub mod provider;
+pub mod text;

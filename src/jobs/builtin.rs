@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::app::Core;
 use crate::domain::jobs::{Counts, JobName};
 use crate::jobs::{JobError, JobSpec, Jobs, RunContext};
+use crate::services::keys::{self, Origin};
 use crate::services::maintenance;
 
 /// How often housekeeping runs.
@@ -16,7 +17,34 @@ pub fn register_builtin(jobs: &Jobs) {
         name: JobName::Maintenance,
         interval: MAINTENANCE_EVERY,
         at_startup: true,
-        body: Arc::new(|core: Core, _ctx: RunContext| Box::pin(async move { run_maintenance(&core).await })),
+        body: Arc::new(|core: Core, _ctx: RunContext| {
+            Box::pin(async move { run_maintenance(&core).await })
+        }),
+    });
+}
+
+/// Re-encrypt values still under the previous key (registered when one is configured).
+pub fn register_key_rotation(jobs: &Jobs) {
+    jobs.register(JobSpec {
+        name: JobName::KeyRotation,
+        interval: Duration::from_secs(24 * 3600),
+        at_startup: true,
+        body: Arc::new(|core: Core, _ctx: RunContext| {
+            Box::pin(async move {
+                let report = keys::rotate(
+                    &core.db,
+                    &core.config,
+                    false,
+                    Origin::Startup,
+                    core.clock.now(),
+                )
+                .await
+                .map_err(|e| JobError::new("re-encrypting stored credentials failed", e))?;
+                Ok(Counts::new()
+                    .with("examined", report.examined)
+                    .with("rewritten", report.rewritten))
+            })
+        }),
     });
 }
 

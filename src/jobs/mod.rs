@@ -23,7 +23,7 @@ use crate::db;
 use crate::domain::jobs::{Counts, JobName, Outcome, Trigger, next_due};
 use crate::events::EventBus;
 
-pub use builtin::register_builtin;
+pub use builtin::{register_builtin, register_key_rotation};
 
 /// Running jobs get this long to finish after a shutdown signal before they are cancelled.
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(8);
@@ -293,7 +293,12 @@ pub async fn trigger(core: &Core, name: JobName, trigger: Trigger) -> Result<i64
         r.run_id = run_id;
     }
     publish(&core.events, name, run_id, "started", &[], None);
-    tracing::info!(job = name.as_str(), run_id, trigger = trigger.as_str(), "job started");
+    tracing::info!(
+        job = name.as_str(),
+        run_id,
+        trigger = trigger.as_str(),
+        "job started"
+    );
 
     let ctx = RunContext {
         run_id,
@@ -353,7 +358,10 @@ pub async fn wait_idle(core: &Core, name: JobName) {
 pub async fn recover(core: &Core) -> Result<u64, sqlx::Error> {
     let n = db::job_runs::mark_interrupted(&core.db, core.clock.now()).await?;
     if n > 0 {
-        tracing::warn!(runs = n, "job runs cut off by the previous stop were marked interrupted");
+        tracing::warn!(
+            runs = n,
+            "job runs cut off by the previous stop were marked interrupted"
+        );
     }
     Ok(n)
 }

@@ -21,10 +21,7 @@ pub async fn prune(core: &Core) -> Result<Pruned, sqlx::Error> {
         sessions: crate::services::sessions::prune(core).await?,
         oauth_states: db::oauth_states::prune(&core.db, core.clock.now()).await?,
         audit_events: crate::services::audit::prune(core).await?,
-        job_runs: db::job_runs::prune(
-            &core.db,
-            core.clock.now() - JOB_RUN_RETENTION_DAYS * 86_400,
-        )
-        .await?,
+        job_runs: db::job_runs::prune(&core.db, core.clock.now() - JOB_RUN_RETENTION_DAYS * 86_400)
+            .await?,
     })
 }

@@ -11,7 +11,6 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use spotter::app::Core;
 use spotter::config::{Config, RawConfig};
 use spotter::http::state::AppState;
-use tokio::sync::oneshot;
 
 pub const ENCRYPTION_KEY: &str = "5b2e8f1a9c3d7e6f0a4b8c2d6e0f3a7b1c5d9e2f6a0b4c8d3e7f1a5b9c2d6e0f";
 pub const JWT_SECRET: &str = "it-jwt-secret-9f8e7d6c5b4a39281706f5e4d3c2b1a0-0f1e2d3c";
@@ -45,7 +44,7 @@ pub struct TestApp {
     pub state: AppState,
     pub db_path: PathBuf,
     _dir: tempfile::TempDir,
-    shutdown: Option<oneshot::Sender<()>>,
+    shutdown: tokio_util::sync::CancellationToken,
     server: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -57,9 +56,7 @@ impl TestApp {
         limit: std::time::Duration,
     ) -> Result<std::time::Duration, tokio::time::error::Elapsed> {
         let started = std::time::Instant::now();
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+        self.shutdown.cancel();
         if let Some(server) = self.server.take() {
             tokio::time::timeout(limit, server).await?.unwrap();
         }
@@ -69,9 +66,7 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+        self.shutdown.cancel();
     }
 }
 
@@ -132,14 +127,13 @@ pub async fn spawn_app(opts: Options) -> TestApp {
         .await
         .unwrap();
     let state = AppState::new(Core::new(config, db).unwrap()).unwrap();
-    let (tx, rx) = oneshot::channel::<()>();
+    let shutdown = tokio_util::sync::CancellationToken::new();
     let server_state = state.clone();
+    let server_shutdown = shutdown.clone();
     let server = tokio::spawn(async move {
-        spotter::http::serve(listener, server_state, async {
-            let _ = rx.await;
-        })
-        .await
-        .unwrap();
+        spotter::cli::run_server(listener, server_state, server_shutdown)
+            .await
+            .unwrap();
     });
     TestApp {
         base,
@@ -150,7 +144,7 @@ pub async fn spawn_app(opts: Options) -> TestApp {
         state,
         db_path,
         _dir: dir,
-        shutdown: Some(tx),
+        shutdown,
         server: Some(server),
     }
 }
