@@ -222,7 +222,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
 /// Serve the web app and run the background jobs until `shutdown` is cancelled, then stop
 /// both: event streams end, open requests and running jobs get their deadlines. Runs left
-/// open by a previous process are marked interrupted before anything starts.
+/// open by a previous process are marked interrupted, and the startup runs are claimed,
+/// before the first request is served.
 pub async fn run_server(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -231,6 +232,7 @@ pub async fn run_server(
     crate::jobs::recover(&state.core)
         .await
         .context("reading the task history")?;
+    crate::jobs::start_startup_runs(&state.core).await;
     let scheduler = crate::jobs::run_scheduler(
         state.core.clone(),
         shutdown.clone(),

@@ -22,6 +22,44 @@
       toast(data.message);
     } catch (e) { /* ignore malformed events */ }
   });
+  // Background tasks: progress bars and state badges on the Tasks page.
+  var OUTCOME_LABELS = {
+    ok: "ok", failed: "failed", cancelled: "cancelled at shutdown",
+    interrupted: "interrupted (server stopped)"
+  };
+  source.addEventListener("job", function (ev) {
+    var data;
+    try { data = JSON.parse(ev.data); } catch (e) { return; }
+    if (!data || typeof data.job !== "string") return;
+    var card = document.getElementById("task-" + data.job);
+    if (!card) return;
+    var bar = card.querySelector(".task-progress");
+    var badge = card.querySelector(".task-state");
+    var button = card.querySelector("button[type=submit]");
+    if (data.state === "started" || data.state === "progress") {
+      if (bar) {
+        bar.hidden = false;
+        if (data.state === "progress" && data.total > 0) {
+          bar.max = data.total;
+          bar.value = data.done;
+          bar.textContent = data.done + " of " + data.total;
+        } else {
+          bar.removeAttribute("value"); // indeterminate until a total is known
+        }
+      }
+      if (badge) { badge.className = "badge state-running task-state"; badge.textContent = "running"; }
+      if (button) button.disabled = true;
+    } else if (data.state === "finished") {
+      var outcome = OUTCOME_LABELS.hasOwnProperty(data.outcome) ? data.outcome : "failed";
+      if (bar) bar.hidden = true;
+      if (badge) {
+        badge.className = "badge state-" + outcome + " task-state";
+        badge.textContent = OUTCOME_LABELS[outcome];
+      }
+      if (button) button.disabled = false;
+      toast(String(data.label || data.job) + ": " + OUTCOME_LABELS[outcome]);
+    }
+  });
   source.onerror = function () {
     // 401 (signed out elsewhere) closes the stream; the browser retries otherwise.
     if (source.readyState === EventSource.CLOSED) source.close();

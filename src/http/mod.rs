@@ -17,6 +17,7 @@ pub mod security_page;
 pub mod server;
 pub mod session;
 pub mod state;
+pub mod tasks;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -56,6 +57,7 @@ pub fn build_app(state: AppState) -> Router {
         .merge(dashboard::router())
         .merge(security_page::router())
         .merge(providers::router())
+        .merge(tasks::router())
         .merge(provider_auth::router())
         .merge(health::router())
         .merge(assets::router())

@@ -381,11 +381,15 @@ pub async fn next_runs(core: &Core) -> Result<Vec<(JobName, i64)>, sqlx::Error> 
     Ok(out)
 }
 
+/// Start the jobs that run at startup. Returns once their runs are claimed (not finished).
+pub async fn start_startup_runs(core: &Core) {
+    for spec in core.jobs.specs().into_iter().filter(|s| s.at_startup) {
+        start_logged(core, spec.name, Trigger::Startup).await;
+    }
+}
+
 /// Run jobs on their intervals until `shutdown`, then drain within `deadline`.
 pub async fn run_scheduler(core: Core, shutdown: CancellationToken, deadline: Duration) {
-    for spec in core.jobs.specs().into_iter().filter(|s| s.at_startup) {
-        start_logged(&core, spec.name, Trigger::Startup).await;
-    }
     loop {
         let wait = match next_runs(&core).await {
             Ok(due) => {
@@ -438,4 +442,37 @@ pub async fn drain(core: &Core, deadline: Duration) {
         inner.cancel.cancel();
         inner.tracker.wait().await;
     }
+}
+
+/// One job as the Tasks page shows it.
+#[derive(Debug, Clone)]
+pub struct JobOverview {
+    pub name: JobName,
+    pub interval: Duration,
+    pub running: Option<RunningInfo>,
+    pub last_run: Option<db::job_runs::JobRun>,
+    pub next_run: i64,
+}
+
+/// Every registered job with its run in progress, last run and next due time.
+pub async fn overview(core: &Core) -> Result<Vec<JobOverview>, sqlx::Error> {
+    let now = core.clock.now();
+    let mut out = Vec::new();
+    for spec in core.jobs.specs() {
+        let last_run = db::job_runs::last(&core.db, spec.name).await?;
+        let interval = i64::try_from(spec.interval.as_secs()).unwrap_or(i64::MAX);
+        out.push(JobOverview {
+            name: spec.name,
+            interval: spec.interval,
+            running: core.jobs.running(spec.name),
+            next_run: next_due(last_run.as_ref().map(|r| r.started_at), interval, now),
+            last_run,
+        });
+    }
+    Ok(out)
+}
+
+/// The newest runs of every job.
+pub async fn history(core: &Core, limit: i64) -> Result<Vec<db::job_runs::JobRun>, sqlx::Error> {
+    db::job_runs::recent(&core.db, limit).await
 }

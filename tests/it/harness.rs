@@ -73,6 +73,8 @@ impl Drop for TestApp {
 /// Options for one test server.
 pub struct Options {
     pub navidrome_url: String,
+    /// An existing database file to use instead of a fresh one.
+    pub db_path: Option<PathBuf>,
     /// Extra settings as (dotted key, value), e.g. ("security.trusted_proxies", "").
     pub settings: Vec<(&'static str, String)>,
 }
@@ -81,6 +83,7 @@ impl Options {
     pub fn with_peer() -> Self {
         Self {
             navidrome_url: peer().url,
+            db_path: None,
             settings: Vec::new(),
         }
     }
@@ -88,6 +91,7 @@ impl Options {
     pub fn with_navidrome(url: &str) -> Self {
         Self {
             navidrome_url: url.to_owned(),
+            db_path: None,
             settings: Vec::new(),
         }
     }
@@ -100,7 +104,10 @@ impl Options {
 
 pub async fn spawn_app(opts: Options) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let db_path = dir.path().join("spotter.db");
+    let db_path = opts
+        .db_path
+        .clone()
+        .unwrap_or_else(|| dir.path().join("spotter.db"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
@@ -135,12 +142,16 @@ pub async fn spawn_app(opts: Options) -> TestApp {
             .await
             .unwrap();
     });
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // The first answer comes after start-up work (interrupted runs marked, startup runs claimed).
+    let ready = http.get(format!("{base}/healthz")).send().await.unwrap();
+    assert!(ready.status().is_success());
     TestApp {
         base,
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
+        http,
         state,
         db_path,
         _dir: dir,
