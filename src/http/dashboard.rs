@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 
+use crate::app::Core;
 use crate::http::error::AppResult;
 use crate::http::format::human_time;
 use crate::http::pages::{PageCtx, render};
@@ -32,10 +33,10 @@ struct DashboardPage {
     linked_services: Vec<String>,
 }
 
-async fn dashboard(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
-    let navidrome_status = navidrome::status(&state.core, user.user_id, &user.username).await?;
-    let session_count = services::sessions::count(&state.core, user.user_id).await?;
-    let linked_services = services::links::linked(&state.core, user.user_id)
+async fn dashboard(State(core): State<Core>, user: CurrentUser) -> AppResult<Response> {
+    let navidrome_status = navidrome::status(&core, user.user_id, &user.username).await?;
+    let session_count = services::sessions::count(&core, user.user_id).await?;
+    let linked_services = services::links::linked(&core, user.user_id)
         .await?
         .into_iter()
         .map(|p| p.label().to_owned())
@@ -44,7 +45,7 @@ async fn dashboard(State(state): State<AppState>, user: CurrentUser) -> AppResul
         username: user.username.clone(),
         is_owner: user.is_owner,
         member_since: human_time(user.created_at),
-        navidrome_url: state.config().navidrome_base_url.to_string(),
+        navidrome_url: core.config.navidrome_base_url.to_string(),
         navidrome_status,
         session_count,
         linked_services,

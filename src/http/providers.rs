@@ -10,6 +10,7 @@ use axum::{Extension, Router};
 use serde::Deserialize;
 use url::Url;
 
+use crate::app::Core;
 use crate::clients::spotify::SCOPES;
 use crate::config::Config;
 use crate::domain::link_health::{ErrorCode, LinkStatus};
@@ -173,12 +174,12 @@ fn disconnect_note(p: Service) -> Option<&'static str> {
 }
 
 async fn providers_page(
-    State(state): State<AppState>,
+    State(core): State<Core>,
     user: CurrentUser,
     Query(q): Query<PageQuery>,
 ) -> AppResult<Response> {
-    let overview = links::overview(&state.core, user.user_id).await?;
-    let now = state.core.clock.now();
+    let overview = links::overview(&core, user.user_id).await?;
+    let now = core.clock.now();
     let mut services = Vec::with_capacity(Service::ALL.len());
     for p in Service::ALL {
         let (link_href, link_label) = link_target(p);
@@ -202,7 +203,7 @@ async fn providers_page(
             can_test: false,
             can_disconnect: false,
         };
-        if !links::configured(&state.core, p) {
+        if !links::configured(&core, p) {
             services.push(card);
             continue;
         }
@@ -280,7 +281,7 @@ async fn providers_page(
             .and_then(ProvidersNotice::parse)
             .map(ProvidersNotice::text),
         services,
-        doctor: RedirectDoctor::new(state.config()),
+        doctor: RedirectDoctor::new(&core.config),
         scopes: SCOPES,
         ctx: PageCtx::signed_in(user.username, user.csrf_token, "providers"),
     };
@@ -288,18 +289,18 @@ async fn providers_page(
 }
 
 async fn test_connection(
-    State(state): State<AppState>,
+    State(core): State<Core>,
     Extension(client): Extension<ClientInfo>,
     user: CurrentUser,
     Path(service): Path<String>,
 ) -> AppResult<Response> {
     let service = Service::parse(&service).ok_or(AppError::NotFound)?;
-    if !links::configured(&state.core, service) {
+    if !links::configured(&core, service) {
         return Ok(refused(Refusal::NotConfigured));
     }
     let ip = client.ip.to_string();
     Ok(
-        match links::test_connection(&state.core, user.actor(&ip), service).await? {
+        match links::test_connection(&core, user.actor(&ip), service).await? {
             TestOutcome::NotLinked => refused(Refusal::NotLinked),
             TestOutcome::Done(h) if h.status == LinkStatus::Ok => notice(ProvidersNotice::TestOk),
             TestOutcome::Done(_) => notice(ProvidersNotice::TestFailed),
@@ -308,7 +309,7 @@ async fn test_connection(
 }
 
 async fn disconnect(
-    State(state): State<AppState>,
+    State(core): State<Core>,
     Extension(client): Extension<ClientInfo>,
     user: CurrentUser,
     Path(provider): Path<String>,
@@ -316,7 +317,7 @@ async fn disconnect(
     // Navidrome is the sign-in account: it has no Disconnect.
     let provider = Provider::parse(&provider).ok_or(AppError::NotFound)?;
     let ip = client.ip.to_string();
-    if !links::unlink(&state.core, user.actor(&ip), provider).await? {
+    if !links::unlink(&core, user.actor(&ip), provider).await? {
         return Ok(refused(Refusal::NotLinked));
     }
     Ok(notice(ProvidersNotice::Unlinked(provider)))

@@ -9,6 +9,7 @@ use axum::{Extension, Router};
 use serde::Deserialize;
 use tower_cookies::Cookies;
 
+use crate::app::Core;
 use crate::domain::audit::AuditKind;
 use crate::domain::ids::SessionId;
 use crate::http::error::{AppError, AppResult};
@@ -79,11 +80,11 @@ fn notice_text(code: Option<&str>) -> Option<&'static str> {
 }
 
 async fn security_page(
-    State(state): State<AppState>,
+    State(core): State<Core>,
     user: CurrentUser,
     Query(q): Query<NoticeQuery>,
 ) -> AppResult<Response> {
-    let sessions = sessions::list(&state.core, user.user_id)
+    let sessions = sessions::list(&core, user.user_id)
         .await?
         .into_iter()
         .map(|s| SessionRow {
@@ -97,7 +98,7 @@ async fn security_page(
             last_seen_iso: iso_time(s.last_seen_at),
         })
         .collect();
-    let audit = services::audit::recent(&state.core, user.user_id, 100)
+    let audit = services::audit::recent(&core, user.user_id, 100)
         .await?
         .into_iter()
         .map(|e| AuditRow {
@@ -114,7 +115,7 @@ async fn security_page(
         notice: notice_text(q.notice.as_deref()),
         sessions,
         audit,
-        retention_days: state.config().audit_retention_days,
+        retention_days: core.config.audit_retention_days,
         ctx: PageCtx::signed_in(user.username, user.csrf_token, "security"),
     };
     Ok(render(&page, StatusCode::OK))
@@ -143,11 +144,11 @@ async fn revoke_one(
 }
 
 async fn revoke_others(
-    State(state): State<AppState>,
+    State(core): State<Core>,
     Extension(client): Extension<ClientInfo>,
     user: CurrentUser,
 ) -> AppResult<Response> {
     let ip = client.ip.to_string();
-    sessions::revoke_others(&state.core, user.actor(&ip), &user.session_id).await?;
+    sessions::revoke_others(&core, user.actor(&ip), &user.session_id).await?;
     Ok(redirect_with_notice(PAGE, SecurityNotice::RevokedOthers))
 }

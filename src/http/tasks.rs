@@ -10,6 +10,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use crate::app::Core;
 use crate::domain::jobs::{JobName, Outcome, Trigger};
 use crate::http::error::{AppError, AppResult};
 use crate::http::format::{human_time, iso_time};
@@ -135,13 +136,13 @@ fn trigger_label(t: Trigger) -> &'static str {
 }
 
 async fn tasks_page(
-    State(state): State<AppState>,
+    State(core): State<Core>,
     user: CurrentUser,
     Query(q): Query<NoticeQuery>,
 ) -> AppResult<Response> {
-    let overview = jobs::overview(&state.core).await?;
-    let history = jobs::history(&state.core, 50).await?;
-    let now = state.core.clock.now();
+    let overview = jobs::overview(&core).await?;
+    let history = jobs::history(&core, 50).await?;
+    let now = core.clock.now();
     let jobs = overview
         .into_iter()
         .map(|j| {
@@ -211,12 +212,12 @@ async fn tasks_page(
 }
 
 async fn run_now(
-    State(state): State<AppState>,
+    State(core): State<Core>,
     _user: CurrentUser,
     Path(job): Path<String>,
 ) -> AppResult<Response> {
     let name = JobName::parse(&job).ok_or(AppError::NotFound)?;
-    let notice = match jobs::trigger(&state.core, name, Trigger::Manual).await {
+    let notice = match jobs::trigger(&core, name, Trigger::Manual).await {
         Ok(_) => TasksNotice::Started,
         Err(TriggerError::AlreadyRunning { .. }) => TasksNotice::AlreadyRunning,
         Err(TriggerError::ShuttingDown) => TasksNotice::ShuttingDown,

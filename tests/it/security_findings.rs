@@ -202,9 +202,16 @@ async fn one_address_cannot_hold_more_than_its_share_of_connections() {
     use spotter::http::server::MAX_CONNECTIONS_PER_CLIENT;
     // Nothing trusted: the loopback test client is an ordinary client here.
     let app = spawn_app(Options::with_peer().set("security.trusted_proxies", "")).await;
+    // Connections come from 127.0.0.2, so the harness's own pooled connection (from
+    // 127.0.0.1) does not count against this address.
+    let connect = || async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        socket.connect(addr(&app).parse().unwrap()).await.unwrap()
+    };
     let mut held = Vec::new();
     for _ in 0..MAX_CONNECTIONS_PER_CLIENT {
-        let mut s = TcpStream::connect(addr(&app)).await.unwrap();
+        let mut s = connect().await;
         // A full request and answer proves the server took this connection on.
         s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             .await
@@ -213,7 +220,7 @@ async fn one_address_cannot_hold_more_than_its_share_of_connections() {
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         held.push(s);
     }
-    let mut extra = TcpStream::connect(addr(&app)).await.unwrap();
+    let mut extra = connect().await;
     let _ = extra
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         .await;
