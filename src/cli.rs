@@ -38,8 +38,13 @@ pub enum Command {
     Healthcheck,
     /// Validate the configuration and print it with secrets masked.
     CheckConfig,
-    /// Print a fresh `.env` block with both required secrets.
-    GenSecrets,
+    /// Print a fresh `.env` block with both required secrets, or write it to a new file that
+    /// only its owner can read (mode 600).
+    GenSecrets {
+        /// Write to this file (it must not exist yet) instead of printing.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Write a consistent snapshot of the database to a new file (safe while the server runs).
     Backup {
         /// Where to write the snapshot; the file must not exist yet.
@@ -103,13 +108,32 @@ pub fn run(cli: Cli) -> ExitCode {
                 if config.secure_cookie_mismatch() {
                     eprintln!("warning: {}", SECURE_COOKIE_WARNING);
                 }
+                if let Some(w) = config.base_url_mismatch() {
+                    eprintln!("warning: {w}");
+                }
                 ExitCode::SUCCESS
             }
             Err(code) => code,
         },
-        Some(Command::GenSecrets) => {
-            print!("{}", crate::config::generate_secrets_block());
-            ExitCode::SUCCESS
+        Some(Command::GenSecrets { ref out }) => {
+            let block = crate::config::generate_secrets_block();
+            let Some(path) = out else {
+                print!("{block}");
+                return ExitCode::SUCCESS;
+            };
+            match write_private_new(path, block.as_bytes()) {
+                Ok(()) => {
+                    println!(
+                        "Wrote {} (readable only by you). Keep it out of version control.",
+                        path.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("spotter: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Some(Command::Backup { ref dest }) => {
             let config = match load_config(&cli) {
@@ -177,6 +201,28 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// Create `path` with mode 600 and write `contents`; refuses an existing file.
+fn write_private_new(path: &std::path::Path, contents: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            anyhow::anyhow!(
+                "{} already exists; it was left alone (remove it first to make new secrets)",
+                path.display()
+            )
+        } else {
+            anyhow::Error::new(e).context(format!("creating {}", path.display()))
+        }
+    })?;
+    file.write_all(contents)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
 const SECURE_COOKIE_WARNING: &str = "SPOTTER_SECURITY_SECURE_COOKIES is true but SPOTTER_SERVER_BASE_URL is plain http on a non-local host: \
      browsers will drop the session cookie. Serve Spotter over https (through the proxy) or set SPOTTER_SECURITY_SECURE_COOKIES=false";
 
@@ -193,6 +239,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     if config.secure_cookie_mismatch() {
         tracing::warn!("{SECURE_COOKIE_WARNING}");
+    }
+    if let Some(w) = config.base_url_mismatch() {
+        tracing::warn!("{w}");
     }
     let db = crate::db::connect_and_migrate(&config.database_url).await?;
     let addr = config.listen_addr;

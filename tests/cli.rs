@@ -249,3 +249,72 @@ fn check_config_refuses_trusting_every_address() {
         );
     }
 }
+
+#[cfg(unix)]
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[cfg(unix)]
+#[test]
+fn gen_secrets_writes_a_private_file_and_never_overwrites_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = dir.path().join(".env");
+    let (code, stdout, stderr) = run(spotter().arg("gen-secrets").arg("--out").arg(&env));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains(".env"), "{stdout}");
+    assert_eq!(mode(&env), 0o600);
+    let first = std::fs::read_to_string(&env).unwrap();
+    assert!(first.contains("SPOTTER_SECURITY_ENCRYPTION_KEY="));
+    assert!(
+        !stdout.contains(
+            first
+                .lines()
+                .find(|l| l.starts_with("SPOTTER_SECURITY_JWT_SECRET="))
+                .unwrap()
+        )
+    );
+    let (code, _, stderr) = run(spotter().arg("gen-secrets").arg("--out").arg(&env));
+    assert_ne!(code, 0);
+    assert!(stderr.contains("already exists"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&env).unwrap(), first, "left alone");
+}
+
+#[cfg(unix)]
+#[test]
+fn the_database_and_its_backups_are_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("spotter.db");
+    let backup = dir.path().join("snapshot.db");
+    let (code, _, stderr) = run(spotter()
+        .arg("backup")
+        .arg(&backup)
+        .env("SPOTTER_SECURITY_ENCRYPTION_KEY", KEY)
+        .env("SPOTTER_SECURITY_JWT_SECRET", JWT)
+        .env("SPOTTER_DATABASE_SOURCE", &db));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(mode(&db), 0o600);
+    assert_eq!(mode(&backup), 0o600);
+    for companion in ["spotter.db-wal", "spotter.db-shm"] {
+        let p = dir.path().join(companion);
+        if p.exists() {
+            assert_eq!(mode(&p) & 0o077, 0, "{companion} is readable by others");
+        }
+    }
+}
+
+#[test]
+fn check_config_warns_when_the_base_url_is_on_another_local_port() {
+    let (code, _, stderr) = run(spotter()
+        .arg("check-config")
+        .env("SPOTTER_SECURITY_ENCRYPTION_KEY", KEY)
+        .env("SPOTTER_SECURITY_JWT_SECRET", JWT)
+        .env("SPOTTER_SERVER_PORT", "9191"));
+    assert_eq!(code, 0);
+    assert!(
+        stderr.contains("warning: SPOTTER_SERVER_BASE_URL")
+            && stderr.contains("http://localhost:9191"),
+        "{stderr}"
+    );
+}

@@ -151,6 +151,23 @@ impl Config {
             && self.base_url.scheme() == "http"
             && !is_loopback_host(&self.base_url)
     }
+
+    /// A warning when the base URL names this machine on another port than the one Spotter
+    /// listens on: no proxy can be in between, so the browser would be at the wrong address and
+    /// every form would be refused as cross-site.
+    pub fn base_url_mismatch(&self) -> Option<String> {
+        let base_port = self.base_url.port_or_known_default()?;
+        if !is_loopback_host(&self.base_url) || base_port == self.listen_addr.port() {
+            return None;
+        }
+        Some(format!(
+            "SPOTTER_SERVER_BASE_URL is {} but Spotter listens on port {}: browse to the base URL and forms will fail, browse to the port and they are refused. Set SPOTTER_SERVER_BASE_URL=http://{}:{} (or put a proxy on port {base_port})",
+            self.base_url.as_str().trim_end_matches('/'),
+            self.listen_addr.port(),
+            self.base_url.host_str().unwrap_or("localhost"),
+            self.listen_addr.port(),
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -392,3 +392,27 @@ fn summary_names_and_secret_files_are_known() {
     }
     assert!(known.iter().any(|n| n == "SPOTTER_CONFIG"));
 }
+
+#[test]
+fn a_local_base_url_on_another_port_is_flagged() {
+    Jail::expect_with(|jail| {
+        set_required(jail);
+        jail.set_env("SPOTTER_SERVER_PORT", "9090");
+        let c = Config::load(None).map_err(|e| e.to_string())?;
+        let w = c
+            .base_url_mismatch()
+            .expect("port 8080 in the base URL, 9090 listened on");
+        assert!(
+            w.contains("SPOTTER_SERVER_BASE_URL=http://localhost:9090"),
+            "{w}"
+        );
+        jail.set_env("SPOTTER_SERVER_BASE_URL", "http://localhost:9090");
+        let c = Config::load(None).map_err(|e| e.to_string())?;
+        assert!(c.base_url_mismatch().is_none());
+        // A public address is reached through a proxy: nothing to say.
+        jail.set_env("SPOTTER_SERVER_BASE_URL", "https://music.example.org");
+        let c = Config::load(None).map_err(|e| e.to_string())?;
+        assert!(c.base_url_mismatch().is_none());
+        Ok(())
+    });
+}

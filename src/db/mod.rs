@@ -21,7 +21,11 @@ pub type Db = SqlitePool;
 
 /// Open (creating if missing) the SQLite database with WAL, foreign keys and a busy timeout.
 pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
-    let opts = SqliteConnectOptions::from_str(url)?
+    let opts = SqliteConnectOptions::from_str(url)?;
+    // Created readable by its owner only; SQLite gives the WAL and shared-memory files the
+    // database file's mode.
+    create_private(opts.get_filename()).map_err(sqlx::Error::Io)?;
+    let opts = opts
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
@@ -56,8 +60,27 @@ pub async fn is_ready(db: &Db) -> bool {
     matches!(applied, Ok(n) if usize::try_from(n).is_ok_and(|n| n >= MIGRATOR.iter().count()))
 }
 
-/// Write a consistent snapshot of the live database to `dest` (which must not exist yet).
+/// Create an empty file with mode 600 at `path` unless something exists there already.
+pub fn create_private(path: &std::path::Path) -> std::io::Result<()> {
+    if path.as_os_str().is_empty() || path == std::path::Path::new(":memory:") || path.exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Write a consistent snapshot of the live database to `dest` (which must not exist yet),
+/// readable by its owner only.
 pub async fn backup(db: &Db, dest: &str) -> Result<(), sqlx::Error> {
+    // VACUUM INTO accepts an empty file, so the snapshot keeps the private mode it is made with.
+    create_private(std::path::Path::new(dest)).map_err(sqlx::Error::Io)?;
     sqlx::query!("VACUUM INTO ?1", dest).execute(db).await?;
     Ok(())
 }
