@@ -5,12 +5,13 @@
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_cookies::Cookies;
 
 use crate::http::error::AppError;
+use crate::http::pages::ErrorPage;
 use crate::http::session::{SESSION_COOKIE, existing_pre_session_id};
 use crate::http::state::AppState;
 use crate::security::csrf::{Binding, same_origin};
@@ -21,6 +22,19 @@ pub const MAX_FORM_BYTES: usize = 64 * 1024;
 fn refused() -> Response {
     tracing::info!("request refused by the CSRF check");
     AppError::Forbidden("This request was refused: reload the page and try again.").into_response()
+}
+
+/// The form came from another address than the configured base URL: most often Spotter was
+/// opened at another name or port than `SPOTTER_SERVER_BASE_URL`. Say so, and link the right
+/// address (our own configuration, never the request's).
+fn refused_foreign_origin(base: &url::Url) -> Response {
+    tracing::info!("request refused: Origin/Referer is not the base URL");
+    ErrorPage::for_status(
+        StatusCode::FORBIDDEN,
+        "This form was sent from a page at another address than Spotter's own, so it was refused. If you opened Spotter at a different name or port, open it at its own address and try again.",
+    )
+    .with_link(base.to_string(), "Open Spotter at its own address")
+    .into_response_with(StatusCode::FORBIDDEN)
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -48,7 +62,7 @@ pub async fn require_csrf(
         header_str(headers, "origin"),
         header_str(headers, "referer"),
     ) {
-        return refused();
+        return refused_foreign_origin(&state.config().base_url);
     }
 
     // A token may be bound to the verified session (jti) or to the signed pre-session id; a

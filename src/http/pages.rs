@@ -69,6 +69,9 @@ pub struct ErrorPage {
     pub status: u16,
     pub title: &'static str,
     pub message: &'static str,
+    /// Where the page's one button leads (our own URLs only).
+    pub link_href: String,
+    pub link_label: &'static str,
 }
 
 impl ErrorPage {
@@ -78,7 +81,17 @@ impl ErrorPage {
             status: status.as_u16(),
             title: status.canonical_reason().unwrap_or("Error"),
             message,
+            link_href: "/".to_owned(),
+            link_label: "Go to the dashboard",
         }
+    }
+
+    /// Point the page's button somewhere else than the dashboard.
+    #[must_use]
+    pub fn with_link(mut self, href: String, label: &'static str) -> Self {
+        self.link_href = href;
+        self.link_label = label;
+        self
     }
 
     pub fn into_response_with(self, status: StatusCode) -> Response {

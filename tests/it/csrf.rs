@@ -36,6 +36,14 @@ async fn foreign_or_null_origin_is_refused_even_with_a_valid_token() {
             .post_with("/logout", &[("csrf_token", &token)], Some(origin))
             .await;
         assert_eq!(r.status, 403, "origin {origin}");
+        // The page says what went wrong and links Spotter's own address, never the origin.
+        assert!(r.body.contains("another address"), "{}", r.body);
+        assert!(
+            r.body.contains(&format!("href=\"{}/\"", app.base)),
+            "{}",
+            r.body
+        );
+        assert!(!r.body.contains("evil.example"));
     }
     // Foreign Referer without Origin.
     b.extra_headers
