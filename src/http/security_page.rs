@@ -13,7 +13,7 @@ use crate::app::Core;
 use crate::domain::audit::AuditKind;
 use crate::domain::ids::SessionId;
 use crate::http::error::{AppError, AppResult};
-use crate::http::format::{human_time, iso_time};
+use crate::http::format::{device, human_time, iso_time};
 use crate::http::notices::{Code, LoginNotice, SecurityNotice, redirect_with_notice};
 use crate::http::pages::{PageCtx, render};
 use crate::http::session::{CurrentUser, SESSION_COOKIE, clear_cookie};
@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
 struct SessionRow {
     id: String,
     current: bool,
+    device: String,
     user_agent: String,
     client_ip: String,
     created: String,
@@ -90,6 +91,7 @@ async fn security_page(
         .map(|s| SessionRow {
             current: s.jti == user.session_id,
             id: s.jti.0,
+            device: device(&s.user_agent),
             user_agent: s.user_agent,
             client_ip: s.client_ip,
             created: human_time(s.created_at),

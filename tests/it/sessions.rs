@@ -269,3 +269,30 @@ async fn event_stream_delivers_audit_events_with_ids_and_replays() {
         ));
     }
 }
+
+#[tokio::test]
+async fn sessions_show_the_device_in_words_and_mark_this_one() {
+    let p = peer();
+    let app = spawn_app(Options::with_peer()).await;
+    let mut b = Browser::new(&app);
+    b.extra_headers.insert(
+        "user-agent",
+        "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0 <b>"
+            .parse()
+            .unwrap(),
+    );
+    b.login_ok(&p.user, &p.password).await;
+    let page = b.get("/preferences/security").await;
+    assert!(
+        page.body.contains(">Firefox on Linux</span>"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("this device"));
+    // The raw header stays available on hover, escaped.
+    assert!(
+        page.body.contains("Firefox/128.0 &#60;b&#62;"),
+        "{}",
+        page.body
+    );
+}
