@@ -1,4 +1,4 @@
-#![allow(clippy::expect_used)]
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 //! The binary from outside: exit codes and one-line errors for bad configuration, the
 //! maintenance subcommands, and a real start answering /readyz.
