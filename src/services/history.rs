@@ -307,3 +307,37 @@ fn publish(core: &Core, added: &Added) {
     });
     core.events.publish("listen", data.to_string());
 }
+
+/// The user's merged listens, newest first (`limit` at most 500).
+pub async fn timeline(
+    core: &Core,
+    user_id: UserId,
+    filter: &db::listens::ListFilter,
+    limit: i64,
+) -> Result<Vec<db::listens::ListenRow>, sqlx::Error> {
+    db::listens::list(&core.db, user_id, filter, limit.clamp(1, 500)).await
+}
+
+/// Totals for the dashboard and the API: catalogue, history, playlists, and listens per service.
+#[derive(Debug, Clone, Default)]
+pub struct Totals {
+    pub stats: db::listens::Stats,
+    pub per_service: Vec<(Service, i64)>,
+}
+
+pub async fn totals(core: &Core, user_id: UserId) -> Result<Totals, sqlx::Error> {
+    Ok(Totals {
+        stats: db::listens::stats(&core.db, user_id).await?,
+        per_service: db::listens::per_service(&core.db, user_id).await?,
+    })
+}
+
+/// When `job` last started, if ever (the dashboard's "last library import").
+pub async fn last_run(
+    core: &Core,
+    job: crate::domain::jobs::JobName,
+) -> Result<Option<i64>, sqlx::Error> {
+    Ok(db::job_runs::last(&core.db, job)
+        .await?
+        .map(|r| r.started_at))
+}
