@@ -11,7 +11,7 @@ use axum::routing::get;
 use serde::{Deserialize, Serialize};
 
 use crate::db::listens::ListFilter;
-use crate::http::error::AppResult;
+use crate::http::error::{AppResult, RenderedPage};
 use crate::http::format::iso_time;
 use crate::http::session::{AuthRejection, CurrentUser};
 use crate::http::state::AppState;
@@ -37,11 +37,7 @@ pub enum ApiRejection {
 impl IntoResponse for ApiRejection {
     fn into_response(self) -> Response {
         match self {
-            Self::SignIn => (
-                StatusCode::UNAUTHORIZED,
-                Json(serde_json::json!({"error": "sign in required"})),
-            )
-                .into_response(),
+            Self::SignIn => json_error(StatusCode::UNAUTHORIZED, "sign in required"),
             Self::Other(r) => r,
         }
     }
@@ -62,12 +58,15 @@ impl FromRequestParts<AppState> for ApiUser {
     }
 }
 
+/// `{"error": message}`, kept as is by the fallback-page layer.
+fn json_error(status: StatusCode, message: &'static str) -> Response {
+    let mut resp = (status, Json(serde_json::json!({ "error": message }))).into_response();
+    resp.extensions_mut().insert(RenderedPage);
+    resp
+}
+
 fn bad_request(message: &'static str) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        Json(serde_json::json!({ "error": message })),
-    )
-        .into_response()
+    json_error(StatusCode::BAD_REQUEST, message)
 }
 
 #[derive(Serialize)]

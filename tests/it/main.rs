@@ -9,6 +9,7 @@ mod harness;
 mod auth;
 mod callback_fuzz;
 mod csrf;
+mod history;
 mod hostile_input;
 mod link_lastfm;
 mod link_listenbrainz;
