@@ -580,3 +580,38 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod recent_tests {
+    use super::*;
+
+    fn parse(body: serde_json::Value) -> Vec<RemoteListen> {
+        let b: RecentBody = serde_json::from_value(body).unwrap();
+        b.recenttracks
+            .track
+            .into_vec()
+            .into_iter()
+            .filter_map(RecentTrack::into_listen)
+            .collect()
+    }
+
+    #[test]
+    fn now_playing_is_skipped_and_a_lone_track_is_read() {
+        let many = parse(serde_json::json!({"recenttracks": {"track": [
+            {"name": "Live", "artist": {"#text": "A"}, "@attr": {"nowplaying": "true"}},
+            {"name": "Done", "artist": {"#text": "A"}, "album": {"#text": "B"},
+             "mbid": "0a1b2c3d-0000-0000-0000-000000000001", "date": {"uts": "1700000000"}}
+        ]}}));
+        assert_eq!(many.len(), 1);
+        assert_eq!(many[0].played_at, 1_700_000_000);
+        assert_eq!(many[0].remote_key, "1700000000:a:done");
+        assert_eq!(many[0].album, "B");
+        assert!(many[0].recording_mbid.is_some());
+        let one = parse(serde_json::json!({"recenttracks": {"track":
+            {"name": "Solo", "artist": {"#text": "A"}, "date": {"uts": 5}}}}));
+        assert_eq!(one.len(), 1);
+        // Missing fields are tolerated: nothing usable, nothing kept.
+        assert!(parse(serde_json::json!({"recenttracks": {"track": [{}]}})).is_empty());
+        assert!(parse(serde_json::json!({"recenttracks": {}})).is_empty());
+    }
+}

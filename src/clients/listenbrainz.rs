@@ -359,3 +359,46 @@ mod tests {
         assert!(normalize_token("tok\u{e9}").is_none());
     }
 }
+
+#[cfg(test)]
+mod listens_tests {
+    use wiremock::matchers::{header, method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_page_is_read_with_the_mapping_and_the_cursor() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/1/user/ann%20b/listens"))
+            .and(query_param("count", "100"))
+            .and(query_param("max_ts", "99"))
+            .and(header("authorization", "Token tok"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "payload": {"listens": [
+                    {"listened_at": 50, "recording_msid": "m-1", "track_metadata": {
+                        "track_name": "T", "artist_name": "A", "release_name": "R",
+                        "additional_info": {"duration_ms": 180000, "isrc": "usx1"},
+                        "mbid_mapping": {"recording_mbid": "AB-CD"}}},
+                    {"listened_at": 40, "track_metadata": {"track_name": "", "artist_name": "A"}}
+                ]}
+            })))
+            .mount(&server)
+            .await;
+        let client =
+            ListenbrainzClient::new(&Url::parse(&server.uri()).unwrap(), Duration::from_secs(2))
+                .unwrap();
+        let page = client
+            .listens(&SecretString::from("tok"), "ann b", Some(99))
+            .await
+            .unwrap();
+        assert_eq!(page.listens.len(), 1);
+        assert_eq!(page.before, Some(40));
+        let l = &page.listens[0];
+        assert_eq!(l.remote_key, "50:m-1");
+        assert_eq!(l.duration_secs, Some(180));
+        assert_eq!(l.isrc.as_deref(), Some("USX1"));
+        assert_eq!(l.recording_mbid.as_deref(), Some("ab-cd"));
+    }
+}
