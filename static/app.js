@@ -60,6 +60,26 @@
       toast(String(data.label || data.job) + ": " + OUTCOME_LABELS[outcome]);
     }
   });
+  // New listens: prepend to the dashboard's latest list (text only, at most 10 rows).
+  source.addEventListener("listen", function (ev) {
+    var list = document.getElementById("latest-listens");
+    if (!list) return;
+    try {
+      var d = JSON.parse(ev.data);
+      var li = document.createElement("li");
+      var t = document.createElement("time");
+      t.setAttribute("datetime", String(d.played_at || ""));
+      t.textContent = String(d.played_at || "").replace("T", " ").replace("Z", " UTC");
+      li.appendChild(t);
+      var services = Array.isArray(d.services) ? d.services.join(", ") : "";
+      li.appendChild(document.createTextNode(": " + String(d.title || "") + " by " +
+        String(d.artist || "") + " (" + services + ")"));
+      list.insertBefore(li, list.firstChild);
+      while (list.children.length > 10) list.removeChild(list.lastChild);
+      var empty = document.getElementById("latest-listens-empty");
+      if (empty) empty.remove();
+    } catch (e) { /* ignore malformed events */ }
+  });
   source.onerror = function () {
     // 401 (signed out elsewhere) closes the stream; the browser retries otherwise.
     if (source.readyState === EventSource.CLOSED) source.close();

@@ -16,6 +16,8 @@ use super::http::{
 };
 use crate::config::LastfmConfig;
 use crate::domain::link_health::{ErrorCode, Failure};
+use crate::domain::listen::{self, RemoteListen};
+use crate::domain::provider::Service;
 
 #[derive(Debug, thiserror::Error, Clone, Copy, PartialEq, Eq)]
 pub enum LastfmError {
@@ -243,6 +245,190 @@ impl LastfmClient {
     }
 }
 
+/// One page of `user.getRecentTracks`, newest first, without the "now playing" row.
+#[derive(Debug, Default)]
+pub struct RecentPage {
+    pub listens: Vec<RemoteListen>,
+    pub page: u32,
+    pub total_pages: u32,
+}
+
+#[derive(Deserialize)]
+struct RecentBody {
+    recenttracks: RecentTracks,
+}
+
+#[derive(Deserialize)]
+struct RecentTracks {
+    #[serde(default)]
+    track: OneOrMany<RecentTrack>,
+    #[serde(default, rename = "@attr")]
+    attr: Option<PageAttr>,
+}
+
+/// Last.fm sends a lone item as an object instead of a one-element array.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany<T> {
+    Many(Vec<T>),
+    One(T),
+}
+
+impl<T> Default for OneOrMany<T> {
+    fn default() -> Self {
+        Self::Many(Vec::new())
+    }
+}
+
+impl<T> OneOrMany<T> {
+    fn into_vec(self) -> Vec<T> {
+        match self {
+            Self::Many(v) => v,
+            Self::One(t) => vec![t],
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct PageAttr {
+    #[serde(default)]
+    page: Option<serde_json::Value>,
+    #[serde(default, rename = "totalPages")]
+    total_pages: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct RecentTrack {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    artist: Option<TextField>,
+    #[serde(default)]
+    album: Option<TextField>,
+    #[serde(default)]
+    mbid: Option<String>,
+    #[serde(default)]
+    date: Option<DateField>,
+    #[serde(default, rename = "@attr")]
+    attr: Option<TrackAttr>,
+}
+
+#[derive(Deserialize)]
+struct TextField {
+    #[serde(default, rename = "#text")]
+    text: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct DateField {
+    #[serde(default)]
+    uts: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct TrackAttr {
+    #[serde(default)]
+    nowplaying: Option<String>,
+}
+
+/// A number Last.fm may send as a string or a number.
+fn number(v: Option<&serde_json::Value>) -> Option<i64> {
+    match v? {
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        serde_json::Value::Number(n) => n.as_i64(),
+        _ => None,
+    }
+}
+
+impl RecentTrack {
+    fn into_listen(self) -> Option<RemoteListen> {
+        if self
+            .attr
+            .as_ref()
+            .and_then(|a| a.nowplaying.as_deref())
+            .is_some_and(|n| n == "true")
+        {
+            return None;
+        }
+        let uts = number(self.date.as_ref().and_then(|d| d.uts.as_ref()))?;
+        let title = listen::clean(self.name.as_deref().unwrap_or_default());
+        let artist = listen::clean(
+            self.artist
+                .and_then(|a| a.text)
+                .as_deref()
+                .unwrap_or_default(),
+        );
+        if title.is_empty() || artist.is_empty() || uts <= 0 {
+            return None;
+        }
+        Some(RemoteListen {
+            service: Service::Lastfm,
+            remote_key: listen::lastfm_key(uts, &artist, &title),
+            played_at: uts,
+            album: listen::clean(
+                self.album
+                    .and_then(|a| a.text)
+                    .as_deref()
+                    .unwrap_or_default(),
+            ),
+            title,
+            artist,
+            duration_secs: None,
+            isrc: None,
+            recording_mbid: listen::clean_id(self.mbid.as_deref()),
+        })
+    }
+}
+
+impl LastfmClient {
+    /// `user.getRecentTracks` (200 a page, newest first) from `from` (Unix seconds), signed
+    /// with the session key. The "now playing" row is skipped.
+    pub async fn recent_tracks(
+        &self,
+        session_key: &SecretString,
+        user: &str,
+        from: i64,
+        page: u32,
+    ) -> Result<RecentPage, LastfmError> {
+        let from = from.max(0).to_string();
+        let page_s = page.max(1).to_string();
+        let body: RecentBody = self
+            .signed_call(&[
+                ("method", "user.getRecentTracks"),
+                ("api_key", &self.api_key),
+                ("sk", session_key.expose_secret()),
+                ("user", user),
+                ("limit", "200"),
+                ("page", &page_s),
+                ("from", &from),
+                ("extended", "0"),
+            ])
+            .await?;
+        let attr = body.recenttracks.attr;
+        let page = attr
+            .as_ref()
+            .and_then(|a| number(a.page.as_ref()))
+            .and_then(|p| u32::try_from(p).ok())
+            .unwrap_or(page);
+        let total_pages = attr
+            .as_ref()
+            .and_then(|a| number(a.total_pages.as_ref()))
+            .and_then(|p| u32::try_from(p).ok())
+            .unwrap_or(page);
+        Ok(RecentPage {
+            listens: body
+                .recenttracks
+                .track
+                .into_vec()
+                .into_iter()
+                .filter_map(RecentTrack::into_listen)
+                .collect(),
+            page,
+            total_pages,
+        })
+    }
+}
+
 /// Last.fm reports errors as `{"error": N, "message": …}` with a 200 or a 4xx status; its
 /// number wins over the status.
 fn classify(status: Option<CallFailure>, body: &[u8]) -> Result<(), LastfmError> {
@@ -392,5 +578,40 @@ mod tests {
             LastfmError::ApiKeyRefused(26).failure().code,
             ErrorCode::ApiKeyInvalid
         );
+    }
+}
+
+#[cfg(test)]
+mod recent_tests {
+    use super::*;
+
+    fn parse(body: serde_json::Value) -> Vec<RemoteListen> {
+        let b: RecentBody = serde_json::from_value(body).unwrap();
+        b.recenttracks
+            .track
+            .into_vec()
+            .into_iter()
+            .filter_map(RecentTrack::into_listen)
+            .collect()
+    }
+
+    #[test]
+    fn now_playing_is_skipped_and_a_lone_track_is_read() {
+        let many = parse(serde_json::json!({"recenttracks": {"track": [
+            {"name": "Live", "artist": {"#text": "A"}, "@attr": {"nowplaying": "true"}},
+            {"name": "Done", "artist": {"#text": "A"}, "album": {"#text": "B"},
+             "mbid": "0a1b2c3d-0000-0000-0000-000000000001", "date": {"uts": "1700000000"}}
+        ]}}));
+        assert_eq!(many.len(), 1);
+        assert_eq!(many[0].played_at, 1_700_000_000);
+        assert_eq!(many[0].remote_key, "1700000000:a:done");
+        assert_eq!(many[0].album, "B");
+        assert!(many[0].recording_mbid.is_some());
+        let one = parse(serde_json::json!({"recenttracks": {"track":
+            {"name": "Solo", "artist": {"#text": "A"}, "date": {"uts": 5}}}}));
+        assert_eq!(one.len(), 1);
+        // Missing fields are tolerated: nothing usable, nothing kept.
+        assert!(parse(serde_json::json!({"recenttracks": {"track": [{}]}})).is_empty());
+        assert!(parse(serde_json::json!({"recenttracks": {}})).is_empty());
     }
 }

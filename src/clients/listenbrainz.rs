@@ -9,6 +9,8 @@ use url::Url;
 
 use super::http::{CallFailure, PROVIDER_BODY_CAP, ServiceHttp, json_capped, send};
 use crate::domain::link_health::{ErrorCode, Failure};
+use crate::domain::listen::{self, RemoteListen};
+use crate::domain::provider::Service;
 
 #[derive(Debug, thiserror::Error, Clone, Copy, PartialEq, Eq)]
 pub enum ListenbrainzError {
@@ -104,6 +106,154 @@ impl ListenbrainzClient {
             return Err(ListenbrainzError::InvalidToken);
         }
         Ok(name.chars().take(128).collect())
+    }
+}
+
+/// One page of a user's listens, newest first, and the `max_ts` to read the page before it.
+#[derive(Debug, Default)]
+pub struct ListensPage {
+    pub listens: Vec<RemoteListen>,
+    pub before: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct ListensBody {
+    payload: ListensPayload,
+}
+
+#[derive(Deserialize)]
+struct ListensPayload {
+    #[serde(default)]
+    listens: Vec<LbListen>,
+}
+
+#[derive(Deserialize)]
+struct LbListen {
+    #[serde(default)]
+    listened_at: Option<i64>,
+    #[serde(default)]
+    recording_msid: Option<String>,
+    #[serde(default)]
+    track_metadata: Option<TrackMetadata>,
+}
+
+#[derive(Deserialize)]
+struct TrackMetadata {
+    #[serde(default)]
+    track_name: Option<String>,
+    #[serde(default)]
+    artist_name: Option<String>,
+    #[serde(default)]
+    release_name: Option<String>,
+    #[serde(default)]
+    additional_info: Option<AdditionalInfo>,
+    #[serde(default)]
+    mbid_mapping: Option<MbidMapping>,
+}
+
+#[derive(Deserialize)]
+struct AdditionalInfo {
+    #[serde(default)]
+    recording_mbid: Option<String>,
+    #[serde(default)]
+    recording_msid: Option<String>,
+    #[serde(default)]
+    isrc: Option<String>,
+    #[serde(default)]
+    duration_ms: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct MbidMapping {
+    #[serde(default)]
+    recording_mbid: Option<String>,
+}
+
+impl LbListen {
+    fn into_listen(self) -> Option<RemoteListen> {
+        let at = self.listened_at.filter(|t| *t > 0)?;
+        let meta = self.track_metadata?;
+        let title = listen::clean(meta.track_name.as_deref().unwrap_or_default());
+        let artist = listen::clean(meta.artist_name.as_deref().unwrap_or_default());
+        if title.is_empty() || artist.is_empty() {
+            return None;
+        }
+        let info = meta.additional_info;
+        let msid = self
+            .recording_msid
+            .or_else(|| info.as_ref().and_then(|i| i.recording_msid.clone()))
+            .filter(|m| m.len() <= 64);
+        let mbid = meta
+            .mbid_mapping
+            .and_then(|m| m.recording_mbid)
+            .or_else(|| info.as_ref().and_then(|i| i.recording_mbid.clone()));
+        let duration_ms = info.as_ref().and_then(|i| match i.duration_ms.as_ref()? {
+            serde_json::Value::Number(n) => n.as_i64(),
+            serde_json::Value::String(s) => s.parse().ok(),
+            _ => None,
+        });
+        Some(RemoteListen {
+            service: Service::Listenbrainz,
+            remote_key: listen::listenbrainz_key(at, msid.as_deref(), &artist, &title),
+            played_at: at,
+            album: listen::clean(meta.release_name.as_deref().unwrap_or_default()),
+            title,
+            artist,
+            duration_secs: duration_ms.filter(|d| *d > 0).map(|d| d / 1000),
+            isrc: listen::clean_id(info.as_ref().and_then(|i| i.isrc.as_deref())),
+            recording_mbid: listen::clean_id(mbid.as_deref()),
+        })
+    }
+}
+
+impl ListenbrainzClient {
+    /// `GET /1/user/{name}/listens?count=100[&max_ts=…]`: one page, newest first.
+    pub async fn listens(
+        &self,
+        token: &SecretString,
+        user: &str,
+        max_ts: Option<i64>,
+    ) -> Result<ListensPage, ListenbrainzError> {
+        let mut url = self.http.url("1/user/");
+        url.path_segments_mut()
+            .map_err(|()| ListenbrainzError::BadResponse)?
+            .pop_if_empty()
+            .push(user)
+            .push("listens");
+        url.query_pairs_mut().append_pair("count", "100");
+        if let Some(max) = max_ts {
+            url.query_pairs_mut()
+                .append_pair("max_ts", &max.to_string());
+        }
+        let request = self.http.client().get(url).header(
+            reqwest::header::AUTHORIZATION,
+            format!("Token {}", token.expose_secret()),
+        );
+        let resp = send(request).await?;
+        let now = crate::clock::system_now();
+        if let Some(failure) = CallFailure::from_status(resp.status(), resp.headers(), now) {
+            return Err(match failure {
+                CallFailure::Status(401 | 403) => ListenbrainzError::InvalidToken,
+                other => other.into(),
+            });
+        }
+        let body: ListensBody = json_capped(resp, PROVIDER_BODY_CAP).await?;
+        let raw_oldest = body
+            .payload
+            .listens
+            .iter()
+            .filter_map(|l| l.listened_at)
+            .min();
+        let listens: Vec<RemoteListen> = body
+            .payload
+            .listens
+            .into_iter()
+            .filter_map(LbListen::into_listen)
+            .collect();
+        Ok(ListensPage {
+            listens,
+            before: raw_oldest,
+        })
     }
 }
 
@@ -207,5 +357,48 @@ mod tests {
         assert!(normalize_token("a b").is_none());
         assert!(normalize_token(&"x".repeat(200)).is_none());
         assert!(normalize_token("tok\u{e9}").is_none());
+    }
+}
+
+#[cfg(test)]
+mod listens_tests {
+    use wiremock::matchers::{header, method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_page_is_read_with_the_mapping_and_the_cursor() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/1/user/ann%20b/listens"))
+            .and(query_param("count", "100"))
+            .and(query_param("max_ts", "99"))
+            .and(header("authorization", "Token tok"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "payload": {"listens": [
+                    {"listened_at": 50, "recording_msid": "m-1", "track_metadata": {
+                        "track_name": "T", "artist_name": "A", "release_name": "R",
+                        "additional_info": {"duration_ms": 180000, "isrc": "usx1"},
+                        "mbid_mapping": {"recording_mbid": "AB-CD"}}},
+                    {"listened_at": 40, "track_metadata": {"track_name": "", "artist_name": "A"}}
+                ]}
+            })))
+            .mount(&server)
+            .await;
+        let client =
+            ListenbrainzClient::new(&Url::parse(&server.uri()).unwrap(), Duration::from_secs(2))
+                .unwrap();
+        let page = client
+            .listens(&SecretString::from("tok"), "ann b", Some(99))
+            .await
+            .unwrap();
+        assert_eq!(page.listens.len(), 1);
+        assert_eq!(page.before, Some(40));
+        let l = &page.listens[0];
+        assert_eq!(l.remote_key, "50:m-1");
+        assert_eq!(l.duration_secs, Some(180));
+        assert_eq!(l.isrc.as_deref(), Some("USX1"));
+        assert_eq!(l.recording_mbid.as_deref(), Some("ab-cd"));
     }
 }

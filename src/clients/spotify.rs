@@ -22,6 +22,8 @@ use super::http::{
 };
 use crate::config::SpotifyConfig;
 use crate::domain::link_health::{ErrorCode, Failure};
+use crate::domain::listen::{self, RemoteListen};
+use crate::domain::provider::Service;
 
 /// The scopes Spotter asks for, each with the feature that needs it. Nothing that writes.
 /// `GET /v1/me` returns `id` and `display_name` without any scope (`user-read-private` only adds
@@ -229,6 +231,149 @@ impl SpotifyClient {
             return Err(web_api_error(failure));
         }
         Ok(json_capped::<Profile>(resp, PROVIDER_BODY_CAP).await?)
+    }
+}
+
+/// One page of `GET /me/player/recently-played`, newest first, and the cursor (ms) to read the
+/// page before it (`None` when there is none).
+#[derive(Debug, Default)]
+pub struct RecentPage {
+    pub listens: Vec<RemoteListen>,
+    pub before: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct RecentBody {
+    #[serde(default)]
+    items: Vec<PlayHistory>,
+    #[serde(default)]
+    cursors: Option<RecentCursors>,
+}
+
+#[derive(Deserialize)]
+struct RecentCursors {
+    #[serde(default)]
+    before: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct PlayHistory {
+    #[serde(default)]
+    played_at: Option<String>,
+    #[serde(default)]
+    track: Option<PlayedTrack>,
+}
+
+#[derive(Deserialize)]
+struct PlayedTrack {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    duration_ms: Option<i64>,
+    #[serde(default)]
+    artists: Vec<Named>,
+    #[serde(default)]
+    album: Option<Named>,
+    #[serde(default)]
+    external_ids: Option<ExternalIds>,
+}
+
+#[derive(Deserialize)]
+struct Named {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ExternalIds {
+    #[serde(default)]
+    isrc: Option<String>,
+}
+
+impl PlayHistory {
+    /// A play we can keep: a time, a track id, a title and an artist.
+    fn into_listen(self) -> Option<RemoteListen> {
+        let at = time::OffsetDateTime::parse(
+            self.played_at.as_deref()?,
+            &time::format_description::well_known::Rfc3339,
+        )
+        .ok()?;
+        let ms = i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()?;
+        let track = self.track?;
+        let id = track.id.filter(|i| !i.is_empty() && i.len() <= 64)?;
+        let title = listen::clean(track.name.as_deref().unwrap_or_default());
+        let artist = listen::clean(
+            &track
+                .artists
+                .iter()
+                .filter_map(|a| a.name.as_deref())
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        if title.is_empty() || artist.is_empty() {
+            return None;
+        }
+        Some(RemoteListen {
+            service: Service::Spotify,
+            remote_key: listen::spotify_key(&id, ms),
+            played_at: at.unix_timestamp(),
+            title,
+            artist,
+            album: listen::clean(
+                track
+                    .album
+                    .and_then(|a| a.name)
+                    .as_deref()
+                    .unwrap_or_default(),
+            ),
+            duration_secs: track.duration_ms.filter(|d| *d > 0).map(|d| d / 1000),
+            isrc: listen::clean_id(track.external_ids.and_then(|e| e.isrc).as_deref()),
+            recording_mbid: None,
+        })
+    }
+}
+
+impl SpotifyClient {
+    /// `GET /me/player/recently-played?limit=50[&before=<ms>]`: one page of plays, newest
+    /// first. Spotify keeps only the last 50 or so.
+    pub async fn recently_played(
+        &self,
+        access: &SecretString,
+        before_ms: Option<i64>,
+    ) -> Result<RecentPage, SpotifyError> {
+        let mut url = self.api.url("me/player/recently-played");
+        url.query_pairs_mut().append_pair("limit", "50");
+        if let Some(before) = before_ms {
+            url.query_pairs_mut()
+                .append_pair("before", &before.to_string());
+        }
+        let request = self
+            .api
+            .client()
+            .get(url)
+            .bearer_auth(access.expose_secret());
+        let resp = send(request).await?;
+        let now = crate::clock::system_now();
+        if let Some(failure) = CallFailure::from_status(resp.status(), resp.headers(), now) {
+            return Err(web_api_error(failure));
+        }
+        let body: RecentBody = json_capped(resp, PROVIDER_BODY_CAP).await?;
+        let before = body.cursors.and_then(|c| c.before).and_then(|v| match v {
+            serde_json::Value::String(s) => s.parse::<i64>().ok(),
+            serde_json::Value::Number(n) => n.as_i64(),
+            _ => None,
+        });
+        let listens: Vec<RemoteListen> = body
+            .items
+            .into_iter()
+            .filter_map(PlayHistory::into_listen)
+            .collect();
+        Ok(RecentPage {
+            before: before.filter(|_| !listens.is_empty()),
+            listens,
+        })
     }
 }
 

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod credentials;
 pub mod job_runs;
 pub mod links;
+pub mod listens;
 pub mod oauth_states;
 pub mod rotation;
 pub mod sessions;

@@ -11,15 +11,34 @@ pub enum JobName {
     Maintenance,
     /// Re-encrypt credentials still under the previous key (only with one configured).
     KeyRotation,
+    /// Import the Navidrome catalogue (added by the library work; named here for the dashboard).
+    LibraryImport,
+    /// Read new plays from Spotify's recently played.
+    SpotifyHistory,
+    /// Read new scrobbles from Last.fm.
+    LastfmHistory,
+    /// Read new listens from ListenBrainz.
+    ListenbrainzHistory,
 }
 
 impl JobName {
-    pub const ALL: [JobName; 2] = [Self::Maintenance, Self::KeyRotation];
+    pub const ALL: [JobName; 6] = [
+        Self::Maintenance,
+        Self::KeyRotation,
+        Self::LibraryImport,
+        Self::SpotifyHistory,
+        Self::LastfmHistory,
+        Self::ListenbrainzHistory,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Maintenance => "maintenance",
             Self::KeyRotation => "key_rotation",
+            Self::LibraryImport => "library_import",
+            Self::SpotifyHistory => "spotify_history",
+            Self::LastfmHistory => "lastfm_history",
+            Self::ListenbrainzHistory => "listenbrainz_history",
         }
     }
 
@@ -31,6 +50,10 @@ impl JobName {
         match self {
             Self::Maintenance => "Maintenance",
             Self::KeyRotation => "Key rotation",
+            Self::LibraryImport => "Library import",
+            Self::SpotifyHistory => "Spotify history",
+            Self::LastfmHistory => "Last.fm history",
+            Self::ListenbrainzHistory => "ListenBrainz history",
         }
     }
 
@@ -41,6 +64,14 @@ impl JobName {
             }
             Self::KeyRotation => {
                 "Re-encrypts stored credentials still under the previous encryption key with the current one."
+            }
+            Self::LibraryImport => "Imports the Navidrome catalogue (artists, albums, tracks).",
+            Self::SpotifyHistory => {
+                "Reads recently played tracks from Spotify into the listening history."
+            }
+            Self::LastfmHistory => "Reads new scrobbles from Last.fm into the listening history.",
+            Self::ListenbrainzHistory => {
+                "Reads new listens from ListenBrainz into the listening history."
             }
         }
     }

@@ -8,8 +8,11 @@ use axum::response::Response;
 use axum::routing::get;
 
 use crate::app::Core;
+use crate::domain::jobs::JobName;
+use crate::domain::link_health::LinkStatus;
 use crate::http::error::AppResult;
 use crate::http::format::human_time;
+use crate::http::listens::Row;
 use crate::http::pages::{PageCtx, render};
 use crate::http::session::CurrentUser;
 use crate::http::state::AppState;
@@ -31,6 +34,14 @@ struct DashboardPage {
     navidrome_status: NavidromeStatus,
     session_count: i64,
     linked_services: Vec<String>,
+    totals: crate::db::listens::Stats,
+    /// (service label, listens it reported)
+    per_service: Vec<(&'static str, i64)>,
+    latest: Vec<Row>,
+    /// (service label, state label, css state)
+    health: Vec<(&'static str, String, &'static str)>,
+    last_import: Option<String>,
+    next_import: Option<String>,
 }
 
 async fn dashboard(State(core): State<Core>, user: CurrentUser) -> AppResult<Response> {
@@ -41,7 +52,51 @@ async fn dashboard(State(core): State<Core>, user: CurrentUser) -> AppResult<Res
         .into_iter()
         .map(|p| p.label().to_owned())
         .collect();
+    let totals = services::history::totals(&core, user.user_id).await?;
+    let latest = services::history::timeline(
+        &core,
+        user.user_id,
+        &crate::db::listens::ListFilter::default(),
+        10,
+    )
+    .await?;
+    let overview = services::links::overview(&core, user.user_id).await?;
+    let now = core.clock.now();
+    let health = overview
+        .links
+        .iter()
+        .map(|l| {
+            let service = l.provider.service();
+            let row = overview.health.iter().find(|h| h.service == service);
+            let (label, css) = match row.map(|h| (&h.health.status, h.health.backoff_until)) {
+                None | Some((LinkStatus::Ok, _)) => ("working".to_owned(), "ok"),
+                Some((LinkStatus::Backoff, Some(until))) if until > now => {
+                    (format!("backing off until {}", human_time(until)), "warn")
+                }
+                Some((LinkStatus::Backoff, _)) => ("working".to_owned(), "ok"),
+                Some((LinkStatus::Broken, _)) => ("broken: re-link it".to_owned(), "bad"),
+                Some((LinkStatus::Misconfigured, _)) => ("server misconfigured".to_owned(), "bad"),
+            };
+            (service.label(), label, css)
+        })
+        .collect();
+    let last_run = services::history::last_run(&core, JobName::LibraryImport).await?;
+    let next_import = crate::jobs::next_runs(&core)
+        .await?
+        .into_iter()
+        .find(|(j, _)| *j == JobName::LibraryImport)
+        .map(|(_, at)| human_time(at));
     let page = DashboardPage {
+        totals: totals.stats,
+        per_service: totals
+            .per_service
+            .into_iter()
+            .map(|(s, n)| (s.label(), n))
+            .collect(),
+        latest: latest.into_iter().map(Row::from).collect(),
+        health,
+        last_import: last_run.map(human_time),
+        next_import,
         username: user.username.clone(),
         is_owner: user.is_owner,
         member_since: human_time(user.created_at),

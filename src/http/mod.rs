@@ -1,6 +1,7 @@
 //! The HTTP surface: one module per feature area, each with its own `router()`, assembled
 //! here with the hardening middleware.
 
+pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod csrf;
@@ -9,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod format;
 pub mod health;
+pub mod listens;
 pub mod notices;
 pub mod pages;
 pub mod provider_auth;
@@ -55,6 +57,8 @@ pub fn build_app(state: AppState) -> Router {
     let bounded = Router::new()
         .merge(auth::router())
         .merge(dashboard::router())
+        .merge(listens::router())
+        .merge(api::router())
         .merge(security_page::router())
         .merge(providers::router())
         .merge(tasks::router())

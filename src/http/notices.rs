@@ -79,6 +79,8 @@ pub enum ProvidersNotice {
     Unlinked(Provider),
     TestOk,
     TestFailed,
+    SyncStarted,
+    SyncRunning,
 }
 
 impl Code for ProvidersNotice {
@@ -91,6 +93,8 @@ impl Code for ProvidersNotice {
         Self::Unlinked(Provider::Listenbrainz),
         Self::TestOk,
         Self::TestFailed,
+        Self::SyncStarted,
+        Self::SyncRunning,
     ];
     fn as_str(self) -> &'static str {
         match self {
@@ -102,6 +106,8 @@ impl Code for ProvidersNotice {
             Self::Unlinked(Provider::Listenbrainz) => "unlinked-listenbrainz",
             Self::TestOk => "test-ok",
             Self::TestFailed => "test-failed",
+            Self::SyncStarted => "sync-started",
+            Self::SyncRunning => "sync-running",
         }
     }
 }
@@ -123,6 +129,10 @@ impl ProvidersNotice {
             }
             Self::TestOk => "The connection works.",
             Self::TestFailed => "The connection test failed: see the service's state below.",
+            Self::SyncStarted => {
+                "Sync started: new listens appear on the Listens page as they arrive."
+            }
+            Self::SyncRunning => "A sync of this service is already running.",
         }
     }
 }

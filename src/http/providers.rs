@@ -13,6 +13,7 @@ use url::Url;
 use crate::app::Core;
 use crate::clients::spotify::SCOPES;
 use crate::config::Config;
+use crate::domain::jobs::Trigger;
 use crate::domain::link_health::{ErrorCode, LinkStatus};
 use crate::domain::provider::{Provider, Service};
 use crate::http::error::{AppError, AppResult};
@@ -23,6 +24,7 @@ use crate::http::notices::{
 use crate::http::pages::{PageCtx, render};
 use crate::http::session::CurrentUser;
 use crate::http::state::AppState;
+use crate::jobs::TriggerError;
 use crate::security::client_ip::ClientInfo;
 use crate::services::link_flows::Refusal;
 use crate::services::links::{self, TestOutcome};
@@ -32,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/preferences/providers", get(providers_page))
         .route("/preferences/{provider}/test", post(test_connection))
         .route("/preferences/{provider}/disconnect", post(disconnect))
+        .route("/preferences/{provider}/sync", post(sync_now))
 }
 
 pub const PAGE: &str = "/preferences/providers";
@@ -66,6 +69,7 @@ struct ServiceCard {
     link_label: &'static str,
     can_test: bool,
     can_disconnect: bool,
+    can_sync: bool,
 }
 
 /// The redirect URIs and whether the services would accept them.
@@ -201,6 +205,7 @@ async fn providers_page(
             link_href: None,
             link_label,
             can_test: false,
+            can_sync: false,
             can_disconnect: false,
         };
         if !links::configured(&core, p) {
@@ -237,6 +242,7 @@ async fn providers_page(
         }
         card.can_test = true;
         card.can_disconnect = p.provider().is_some();
+        card.can_sync = p.provider().is_some();
         card.note = disconnect_note(p);
         if p.provider().is_some() {
             card.link_label = "Re-link";
@@ -321,6 +327,37 @@ async fn disconnect(
         return Ok(refused(Refusal::NotLinked));
     }
     Ok(notice(ProvidersNotice::Unlinked(provider)))
+}
+
+/// "Sync now": run the provider's sync jobs (only for a linked provider).
+async fn sync_now(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(provider): Path<String>,
+) -> AppResult<Response> {
+    let provider = Provider::parse(&provider).ok_or(AppError::NotFound)?;
+    if !links::configured(&state.core, provider.service()) {
+        return Ok(refused(Refusal::NotConfigured));
+    }
+    if links::find(&state.core, user.user_id, provider)
+        .await?
+        .is_none()
+    {
+        return Ok(refused(Refusal::NotLinked));
+    }
+    let mut running = false;
+    for job in crate::jobs::jobs_for(provider) {
+        match crate::jobs::trigger(&state.core, job, Trigger::Manual).await {
+            Ok(_) => {}
+            Err(TriggerError::AlreadyRunning { .. } | TriggerError::ShuttingDown) => running = true,
+            Err(e) => return Err(AppError::Internal(e.into())),
+        }
+    }
+    Ok(notice(if running {
+        ProvidersNotice::SyncRunning
+    } else {
+        ProvidersNotice::SyncStarted
+    }))
 }
 
 #[cfg(test)]

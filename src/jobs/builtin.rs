@@ -4,15 +4,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::app::Core;
+use crate::config::Config;
 use crate::domain::jobs::{Counts, JobName};
+use crate::domain::provider::Provider;
 use crate::jobs::{JobError, JobSpec, Jobs, RunContext};
+use crate::services::history;
 use crate::services::keys::{self, Origin};
 use crate::services::maintenance;
 
 /// How often housekeeping runs.
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(600);
 
-pub fn register_builtin(jobs: &Jobs) {
+pub fn register_builtin(jobs: &Jobs, config: &Config) {
     jobs.register(JobSpec {
         name: JobName::Maintenance,
         interval: MAINTENANCE_EVERY,
@@ -21,6 +24,58 @@ pub fn register_builtin(jobs: &Jobs) {
             Box::pin(async move { run_maintenance(&core).await })
         }),
     });
+    for provider in Provider::ALL {
+        jobs.register(JobSpec {
+            name: history_job(provider),
+            interval: config.sync_interval,
+            at_startup: true,
+            body: Arc::new(move |core: Core, ctx: RunContext| {
+                Box::pin(async move { run_history(&core, &ctx, provider).await })
+            }),
+        });
+    }
+}
+
+/// The jobs that read a provider's data ("Sync now" on the providers page runs them).
+pub fn jobs_for(provider: Provider) -> Vec<JobName> {
+    vec![history_job(provider)]
+}
+
+fn history_job(provider: Provider) -> JobName {
+    match provider {
+        Provider::Spotify => JobName::SpotifyHistory,
+        Provider::Lastfm => JobName::LastfmHistory,
+        Provider::Listenbrainz => JobName::ListenbrainzHistory,
+    }
+}
+
+/// One provider's history sync. A provider nobody linked, or whose link is unusable, is
+/// skipped; a service failure is recorded in link health and fails the run with its fixed
+/// message.
+async fn run_history(
+    core: &Core,
+    ctx: &RunContext,
+    provider: Provider,
+) -> Result<Counts, JobError> {
+    let progress = |pages: u64| ctx.progress(pages, None);
+    let report = history::sync(core, provider, &progress)
+        .await
+        .map_err(|e| JobError::new("the listening history could not be stored", e))?;
+    if let Some(failure) = report.failure {
+        return Err(JobError::new(
+            failure.code.message(),
+            anyhow::anyhow!(
+                "{} history sync failed: {}",
+                provider.as_str(),
+                failure.code.as_str()
+            ),
+        ));
+    }
+    Ok(Counts::new()
+        .with("added", report.added)
+        .with("merged", report.merged)
+        .with("known", report.known)
+        .with("skipped", report.skipped))
 }
 
 /// Re-encrypt values still under the previous key (registered when one is configured).

@@ -23,7 +23,7 @@ use crate::db;
 use crate::domain::jobs::{Counts, JobName, Outcome, Trigger, next_due};
 use crate::events::EventBus;
 
-pub use builtin::{register_builtin, register_key_rotation};
+pub use builtin::{jobs_for, register_builtin, register_key_rotation};
 
 /// Running jobs get this long to finish after a shutdown signal before they are cancelled.
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(8);

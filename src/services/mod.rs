@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod credentials;
+pub mod history;
 pub mod keys;
 pub mod link_flows;
 pub mod links;

@@ -9,6 +9,7 @@ mod harness;
 mod auth;
 mod callback_fuzz;
 mod csrf;
+mod history;
 mod hostile_input;
 mod jobs;
 mod link_lastfm;
