@@ -479,3 +479,51 @@ async fn the_listens_page_says_what_to_link_when_empty() {
             .contains("No listens yet. Link Spotify, Last.fm or ListenBrainz")
     );
 }
+
+#[tokio::test]
+async fn a_play_is_linked_to_the_one_catalogue_track_it_names() {
+    let f = Fakes::start().await;
+    let app = spawn_app(f.options()).await;
+    let mut b = signed_in(&app).await;
+    link_lb(&mut b, &f).await;
+    sqlx::query(
+        "INSERT INTO tracks (id, title, title_norm, artist, artist_norm) VALUES
+         ('nd-1', 'Kind of Blue Song', 'kind of blue song', 'Miles Davis', 'miles davis')",
+    )
+    .execute(&app.state.core.db)
+    .await
+    .unwrap();
+    let t = now() - 600;
+    mount_lb_listens(
+        &f,
+        ResponseTemplate::new(200).set_body_json(json!({"payload": {"listens": [
+            lb_listen(t, "m-a", "Kind of Blue Song", "MILES DAVIS"),
+            lb_listen(t - 400, "m-b", "Unknown Song", "Miles Davis"),
+        ]}})),
+    )
+    .await;
+    let r = run(&app, JobName::ListenbrainzHistory).await;
+    assert_eq!(r.outcome, Outcome::Ok, "{}", r.error);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM listens WHERE track_id = 'nd-1' AND title = 'Kind of Blue Song'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM listens WHERE track_id IS NULL").await,
+        1
+    );
+    let page = b.get("/listens").await;
+    assert!(page.body.contains(">in library<"), "{}", page.body);
+    assert!(page.body.contains(">not in library<"));
+    let api: serde_json::Value =
+        serde_json::from_str(&b.get("/api/v1/listens").await.body).unwrap();
+    assert_eq!(api[0]["track_id"], "nd-1");
+    assert!(api[1]["track_id"].is_null());
+    // Bad parameters are JSON 400s.
+    assert_eq!(b.get("/api/v1/listens?limit=x").await.status, 400);
+    assert_eq!(b.get("/api/v1/listens?before=yesterday").await.status, 400);
+}
