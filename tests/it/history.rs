@@ -214,6 +214,23 @@ async fn overlapping_plays_from_three_services_merge_and_a_second_sync_adds_noth
         0
     );
 
+    // Each new listen was published once, as JSON.
+    let (events, _rx) = app.state.core.events.subscribe_from(Some(0));
+    let listens: Vec<serde_json::Value> = events
+        .iter()
+        .filter(|e| e.kind == "listen")
+        .map(|e| serde_json::from_str(&e.data).unwrap())
+        .collect();
+    assert_eq!(listens.len(), 2, "{listens:?}");
+    assert!(
+        listens
+            .iter()
+            .any(|l| l["title"] == "<script>alert(1)</script>"
+                && l["artist"] == "Evil & Co"
+                && l["services"] == json!(["Spotify"])
+                && l["played_at"] == rfc3339(t - 600))
+    );
+
     // A second sync of every service adds nothing.
     for job in [
         JobName::SpotifyHistory,
