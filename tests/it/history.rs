@@ -64,18 +64,33 @@ async fn link_lastfm(b: &mut Browser<'_>, f: &Fakes) {
     );
 }
 
-/// Run a job now (after any startup run) and wait for it.
+/// Run a job now (after any startup run) and wait for it; its own run row.
 async fn run(app: &TestApp, job: JobName) -> spotter::db::job_runs::JobRun {
-    let core = &app.state.core;
-    spotter::jobs::wait_idle(core, job).await;
-    spotter::jobs::trigger(core, job, Trigger::Manual)
+    // The server answers only once interrupted runs are recovered (which would mark a run
+    // started before that as interrupted).
+    let ready = app
+        .http
+        .get(format!("{}/healthz", app.base))
+        .send()
         .await
         .unwrap();
+    assert!(ready.status().is_success());
+    let core = &app.state.core;
+    let id = loop {
+        spotter::jobs::wait_idle(core, job).await;
+        match spotter::jobs::trigger(core, job, Trigger::Manual).await {
+            Ok(id) => break id,
+            Err(spotter::jobs::TriggerError::AlreadyRunning { .. }) => continue,
+            Err(e) => panic!("{e}"),
+        }
+    };
     spotter::jobs::wait_idle(core, job).await;
-    spotter::db::job_runs::last(&core.db, job)
+    let run = spotter::db::job_runs::find(&core.db, id)
         .await
         .unwrap()
-        .unwrap()
+        .unwrap();
+    assert_ne!(run.outcome, Outcome::Running);
+    run
 }
 
 fn spotify_item(id: &str, at: i64, title: &str, artist: &str) -> serde_json::Value {
