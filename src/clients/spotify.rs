@@ -650,6 +650,54 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn recently_played_reads_plays_and_the_before_cursor() {
+        let (server, client) = fake(tokens(), profile()).await;
+        Mock::given(method("GET"))
+            .and(path("/v1/me/player/recently-played"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "items": [
+                    {"played_at": "2024-01-02T03:04:05.678Z", "track": {
+                        "id": "t1", "name": "Song", "duration_ms": 201000,
+                        "artists": [{"name": "A"}, {"name": "B"}], "album": {"name": "Al"},
+                        "external_ids": {"isrc": "usx1"}}},
+                    {"played_at": "not a time", "track": {"id": "t2", "name": "X", "artists": [{"name": "A"}]}},
+                    {"track": null}
+                ],
+                "cursors": {"before": "1704164645678", "after": null}
+            })))
+            .mount(&server)
+            .await;
+        let page = client
+            .recently_played(&SecretString::from("at"), Some(1))
+            .await
+            .unwrap();
+        assert_eq!(page.before, Some(1_704_164_645_678));
+        assert_eq!(page.listens.len(), 1);
+        let l = &page.listens[0];
+        assert_eq!(l.remote_key, "t1:1704164645678");
+        assert_eq!(l.played_at, 1_704_164_645);
+        assert_eq!(l.artist, "A, B");
+        assert_eq!(l.duration_secs, Some(201));
+        assert_eq!(l.isrc.as_deref(), Some("USX1"));
+    }
+
+    #[tokio::test]
+    async fn recently_played_with_a_truncated_body_is_a_bad_response() {
+        let (server, client) = fake(tokens(), profile()).await;
+        Mock::given(method("GET"))
+            .and(path("/v1/me/player/recently-played"))
+            .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"items": [{"played_at"#))
+            .mount(&server)
+            .await;
+        let err = client
+            .recently_played(&SecretString::from("at"), None)
+            .await
+            .unwrap_err();
+        assert_eq!(err, SpotifyError::BadResponse);
+        assert!(err.failure().code.is_retriable());
+    }
+
     #[test]
     fn scopes_are_read_only() {
         for (scope, why) in SCOPES {

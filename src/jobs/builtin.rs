@@ -58,7 +58,8 @@ async fn run_history(
     provider: Provider,
 ) -> Result<Counts, JobError> {
     let progress = |pages: u64| ctx.progress(pages, None);
-    let report = history::sync(core, provider, &progress)
+    let cancelled = || ctx.is_cancelled();
+    let report = history::sync(core, provider, &progress, &cancelled)
         .await
         .map_err(|e| JobError::new("the listening history could not be stored", e))?;
     if let Some(failure) = report.failure {

@@ -69,6 +69,8 @@ impl From<Failure> for Step {
 enum Step {
     Service(Failure),
     Storage(HistoryError),
+    /// The run is being cancelled: stored pages stay, the watermark does not move.
+    Cancelled,
 }
 
 /// The `sync_state.source` of a provider's history.
@@ -82,6 +84,7 @@ pub async fn sync(
     core: &Core,
     provider: Provider,
     progress: &(dyn Fn(u64) + Send + Sync),
+    cancelled: &(dyn Fn() -> bool + Send + Sync),
 ) -> Result<SyncReport, HistoryError> {
     let mut report = SyncReport::default();
     if !links::configured(core, provider.service()) {
@@ -104,10 +107,16 @@ pub async fn sync(
             report.skipped += 1;
             continue;
         };
-        let outcome = sync_user(core, &link, &mut report, &mut |n| {
-            pages += n;
-            progress(pages);
-        })
+        let outcome = sync_user(
+            core,
+            &link,
+            &mut report,
+            &mut |n| {
+                pages += n;
+                progress(pages);
+            },
+            cancelled,
+        )
         .await;
         let username = db::users::find_by_id(&core.db, user_id)
             .await?
@@ -127,6 +136,7 @@ pub async fn sync(
                 report.failure.get_or_insert(failure);
             }
             Err(Step::Storage(e)) => return Err(e),
+            Err(Step::Cancelled) => break,
         }
     }
     Ok(report)
@@ -153,6 +163,7 @@ async fn sync_user(
     link: &ProviderLink,
     report: &mut SyncReport,
     progress: &mut (dyn FnMut(u64) + Send),
+    cancelled: &(dyn Fn() -> bool + Send + Sync),
 ) -> Result<(), Step> {
     let src = source(link.provider);
     let now = core.clock.now();
@@ -198,6 +209,9 @@ async fn sync_user(
                 let outcome = store(page.listens).await?;
                 tally(core, report, outcome);
                 progress(1);
+                if cancelled() {
+                    return Err(Step::Cancelled);
+                }
                 match (page.before, oldest) {
                     (Some(b), Some(o)) if o > watermark => before = Some(b),
                     _ => break,
@@ -223,6 +237,9 @@ async fn sync_user(
                 let outcome = store(page.listens).await?;
                 tally(core, report, outcome);
                 progress(1);
+                if cancelled() {
+                    return Err(Step::Cancelled);
+                }
                 if page.page >= page.total_pages {
                     break;
                 }
@@ -246,6 +263,9 @@ async fn sync_user(
                 let outcome = store(page.listens).await?;
                 tally(core, report, outcome);
                 progress(1);
+                if cancelled() {
+                    return Err(Step::Cancelled);
+                }
                 match page.before {
                     Some(b) if b > watermark && max_ts.is_none_or(|m| b < m) => max_ts = Some(b),
                     _ => break,

@@ -64,18 +64,33 @@ async fn link_lastfm(b: &mut Browser<'_>, f: &Fakes) {
     );
 }
 
-/// Run a job now (after any startup run) and wait for it.
+/// Run a job now (after any startup run) and wait for it; its own run row.
 async fn run(app: &TestApp, job: JobName) -> spotter::db::job_runs::JobRun {
-    let core = &app.state.core;
-    spotter::jobs::wait_idle(core, job).await;
-    spotter::jobs::trigger(core, job, Trigger::Manual)
+    // The server answers only once interrupted runs are recovered (which would mark a run
+    // started before that as interrupted).
+    let ready = app
+        .http
+        .get(format!("{}/healthz", app.base))
+        .send()
         .await
         .unwrap();
+    assert!(ready.status().is_success());
+    let core = &app.state.core;
+    let id = loop {
+        spotter::jobs::wait_idle(core, job).await;
+        match spotter::jobs::trigger(core, job, Trigger::Manual).await {
+            Ok(id) => break id,
+            Err(spotter::jobs::TriggerError::AlreadyRunning { .. }) => continue,
+            Err(e) => panic!("{e}"),
+        }
+    };
     spotter::jobs::wait_idle(core, job).await;
-    spotter::db::job_runs::last(&core.db, job)
+    let run = spotter::db::job_runs::find(&core.db, id)
         .await
         .unwrap()
-        .unwrap()
+        .unwrap();
+    assert_ne!(run.outcome, Outcome::Running);
+    run
 }
 
 fn spotify_item(id: &str, at: i64, title: &str, artist: &str) -> serde_json::Value {
@@ -212,6 +227,23 @@ async fn overlapping_plays_from_three_services_merge_and_a_second_sync_adds_noth
         )
         .await,
         0
+    );
+
+    // Each new listen was published once, as JSON.
+    let (events, _rx) = app.state.core.events.subscribe_from(Some(0));
+    let listens: Vec<serde_json::Value> = events
+        .iter()
+        .filter(|e| e.kind == "listen")
+        .map(|e| serde_json::from_str(&e.data).unwrap())
+        .collect();
+    assert_eq!(listens.len(), 2, "{listens:?}");
+    assert!(
+        listens
+            .iter()
+            .any(|l| l["title"] == "<script>alert(1)</script>"
+                && l["artist"] == "Evil & Co"
+                && l["services"] == json!(["Spotify"])
+                && l["played_at"] == rfc3339(t - 600))
     );
 
     // A second sync of every service adds nothing.
@@ -478,4 +510,52 @@ async fn the_listens_page_says_what_to_link_when_empty() {
         page.body
             .contains("No listens yet. Link Spotify, Last.fm or ListenBrainz")
     );
+}
+
+#[tokio::test]
+async fn a_play_is_linked_to_the_one_catalogue_track_it_names() {
+    let f = Fakes::start().await;
+    let app = spawn_app(f.options()).await;
+    let mut b = signed_in(&app).await;
+    link_lb(&mut b, &f).await;
+    sqlx::query(
+        "INSERT INTO tracks (id, title, title_norm, artist, artist_norm) VALUES
+         ('nd-1', 'Kind of Blue Song', 'kind of blue song', 'Miles Davis', 'miles davis')",
+    )
+    .execute(&app.state.core.db)
+    .await
+    .unwrap();
+    let t = now() - 600;
+    mount_lb_listens(
+        &f,
+        ResponseTemplate::new(200).set_body_json(json!({"payload": {"listens": [
+            lb_listen(t, "m-a", "Kind of Blue Song", "MILES DAVIS"),
+            lb_listen(t - 400, "m-b", "Unknown Song", "Miles Davis"),
+        ]}})),
+    )
+    .await;
+    let r = run(&app, JobName::ListenbrainzHistory).await;
+    assert_eq!(r.outcome, Outcome::Ok, "{}", r.error);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM listens WHERE track_id = 'nd-1' AND title = 'Kind of Blue Song'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM listens WHERE track_id IS NULL").await,
+        1
+    );
+    let page = b.get("/listens").await;
+    assert!(page.body.contains(">in library<"), "{}", page.body);
+    assert!(page.body.contains(">not in library<"));
+    let api: serde_json::Value =
+        serde_json::from_str(&b.get("/api/v1/listens").await.body).unwrap();
+    assert_eq!(api[0]["track_id"], "nd-1");
+    assert!(api[1]["track_id"].is_null());
+    // Bad parameters are JSON 400s.
+    assert_eq!(b.get("/api/v1/listens?limit=x").await.status, 400);
+    assert_eq!(b.get("/api/v1/listens?before=yesterday").await.status, 400);
 }
