@@ -5,6 +5,7 @@ pub mod credentials;
 pub mod job_runs;
 pub mod links;
 pub mod oauth_states;
+pub mod playlists;
 pub mod rotation;
 pub mod sessions;
 pub mod users;

@@ -4,5 +4,6 @@ pub mod audit;
 pub mod ids;
 pub mod jobs;
 pub mod link_health;
+pub mod playlist;
 pub mod provider;
 pub mod text;
