@@ -150,7 +150,12 @@ impl NavidromeClient {
         let (status, body) = self.call("getPlaylists", creds, &[]).await?;
         let r: PlaylistsResponse = parse(status, &body)?;
         Ok(r.playlists
-            .map(|p| p.playlist.iter().filter_map(PlaylistJson::summary).collect())
+            .map(|p| {
+                p.playlist
+                    .iter()
+                    .filter_map(PlaylistJson::summary)
+                    .collect()
+            })
             .unwrap_or_default())
     }
 
@@ -182,7 +187,13 @@ mod tests {
             {"id":"pl_1","name":"Mix","owner":"demo","songCount":2,"changed":"2026-11-23T05:48:24Z"},
             {"name":"no id"}]}}}"#;
         let r: PlaylistsResponse = parse(200, body).unwrap();
-        let list: Vec<_> = r.playlists.unwrap().playlist.iter().filter_map(PlaylistJson::summary).collect();
+        let list: Vec<_> = r
+            .playlists
+            .unwrap()
+            .playlist
+            .iter()
+            .filter_map(PlaylistJson::summary)
+            .collect();
         assert_eq!(list.len(), 1);
         assert_eq!(list[0].snapshot, "2026-11-23T05:48:24Z/2");
         let empty = br#"{"subsonic-response":{"status":"ok","playlists":{}}}"#;

@@ -327,7 +327,12 @@ mod tests {
         let body = br#"{"items":[{"id":"p1"},{"name":"no id"},
             {"id":"p2","name":"N","owner":{"id":"ann"},"snapshot_id":"s","items":{"total":3}}]}"#;
         let p: Paging<PlaylistJson> = parse_json(body).unwrap();
-        let list: Vec<_> = p.items.into_iter().flatten().filter_map(PlaylistJson::into_remote).collect();
+        let list: Vec<_> = p
+            .items
+            .into_iter()
+            .flatten()
+            .filter_map(PlaylistJson::into_remote)
+            .collect();
         assert_eq!(list.len(), 2);
         assert_eq!(list[1].owner_name, "ann");
         assert_eq!(list[1].track_count, Some(3));
@@ -342,4 +347,3 @@ mod tests {
         assert_eq!(forbidden(b"{}"), SpotifyError::Forbidden);
     }
 }
-

@@ -11,15 +11,30 @@ pub enum JobName {
     Maintenance,
     /// Re-encrypt credentials still under the previous key (only with one configured).
     KeyRotation,
+    /// Import Spotify playlists and Liked Songs.
+    SpotifyPlaylists,
+    /// Import ListenBrainz playlists (own and created for the user).
+    ListenbrainzPlaylists,
+    /// Import Navidrome playlists.
+    NavidromePlaylists,
 }
 
 impl JobName {
-    pub const ALL: [JobName; 2] = [Self::Maintenance, Self::KeyRotation];
+    pub const ALL: [JobName; 5] = [
+        Self::Maintenance,
+        Self::KeyRotation,
+        Self::SpotifyPlaylists,
+        Self::ListenbrainzPlaylists,
+        Self::NavidromePlaylists,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Maintenance => "maintenance",
             Self::KeyRotation => "key_rotation",
+            Self::SpotifyPlaylists => "spotify_playlists",
+            Self::ListenbrainzPlaylists => "listenbrainz_playlists",
+            Self::NavidromePlaylists => "navidrome_playlists",
         }
     }
 
@@ -31,6 +46,9 @@ impl JobName {
         match self {
             Self::Maintenance => "Maintenance",
             Self::KeyRotation => "Key rotation",
+            Self::SpotifyPlaylists => "Spotify playlists",
+            Self::ListenbrainzPlaylists => "ListenBrainz playlists",
+            Self::NavidromePlaylists => "Navidrome playlists",
         }
     }
 
@@ -41,6 +59,15 @@ impl JobName {
             }
             Self::KeyRotation => {
                 "Re-encrypts stored credentials still under the previous encryption key with the current one."
+            }
+            Self::SpotifyPlaylists => {
+                "Imports your Spotify playlists and Liked Songs, and links their tracks to your library."
+            }
+            Self::ListenbrainzPlaylists => {
+                "Imports your ListenBrainz playlists and those made for you (Weekly Jams, Weekly Exploration, Daily Jams)."
+            }
+            Self::NavidromePlaylists => {
+                "Imports your Navidrome playlists, so they show next to the others."
             }
         }
     }

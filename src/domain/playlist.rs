@@ -135,7 +135,10 @@ mod tests {
 
     #[test]
     fn ids_are_cleaned() {
-        assert_eq!(clean_isrc("us-rc1-12-34567").as_deref(), Some("USRC11234567"));
+        assert_eq!(
+            clean_isrc("us-rc1-12-34567").as_deref(),
+            Some("USRC11234567")
+        );
         assert_eq!(clean_isrc("short"), None);
         assert_eq!(
             clean_mbid("https://musicbrainz.org/recording/8F3471B5-7E6A-48DA-86A9-C1C07A0F47AE")
@@ -156,7 +159,10 @@ mod tests {
             ..RemoteTrack::default()
         };
         let mut b = a.clone();
-        assert_eq!(tracks_digest(&[a.clone()]), tracks_digest(&[b.clone()]));
+        assert_eq!(
+            tracks_digest(std::slice::from_ref(&a)),
+            tracks_digest(std::slice::from_ref(&b))
+        );
         b.position = 1;
         assert_ne!(tracks_digest(&[a]), tracks_digest(&[b]));
     }

@@ -11,6 +11,7 @@ pub mod format;
 pub mod health;
 pub mod notices;
 pub mod pages;
+pub mod playlists;
 pub mod provider_auth;
 pub mod providers;
 pub mod security_page;
@@ -56,6 +57,7 @@ pub fn build_app(state: AppState) -> Router {
         .merge(dashboard::router())
         .merge(security_page::router())
         .merge(providers::router())
+        .merge(playlists::router())
         .merge(provider_auth::router())
         .merge(health::router())
         .merge(assets::router())

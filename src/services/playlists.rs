@@ -78,7 +78,6 @@ impl From<sqlx::Error> for ImportError {
 /// How one user's import ended (a storage error aside).
 enum UserOutcome {
     Done,
-    Failed(Failure),
     CapabilityLost,
 }
 
@@ -98,17 +97,15 @@ async fn waiting(core: &Core, user_id: UserId, service: Service) -> Result<bool,
         .is_some_and(|h| h.health.is_waiting(now)))
 }
 
-/// Run `body` for each user, with health checks before and health recorded after.
-async fn for_users<F>(
+/// Import `service` for each user, with health checks before and health recorded after.
+async fn for_users(
     core: &Core,
     service: Service,
+    spotify: Option<&SpotifyClient>,
     users: Vec<LinkedUser>,
     report: &mut ImportReport,
-    mut body: F,
-) -> Result<(), ImportError>
-where
-    F: AsyncFnMut(&LinkedUser, &mut ImportReport) -> Result<UserOutcome, ImportError>,
-{
+    progress: ProgressFn<'_>,
+) -> Result<(), ImportError> {
     if users.is_empty() {
         report.skipped = 1;
         return Ok(());
@@ -119,16 +116,25 @@ where
             continue;
         }
         report.users += 1;
-        let outcome = match body(user, report).await? {
-            UserOutcome::Done => Ok(()),
-            UserOutcome::Failed(f) => {
-                report.failed += 1;
-                Err(f)
+        let result = match (service, spotify) {
+            (Service::Spotify, Some(client)) => {
+                spotify_user(core, client, user, report, progress).await
             }
-            UserOutcome::CapabilityLost => {
+            (Service::Listenbrainz, _) => listenbrainz_user(core, user, report, progress).await,
+            (Service::Navidrome, _) => navidrome_user(core, user, report, progress).await,
+            _ => Ok(UserOutcome::Done),
+        };
+        let outcome = match result {
+            Ok(UserOutcome::Done) => Ok(()),
+            Ok(UserOutcome::CapabilityLost) => {
                 report.capability_lost += 1;
                 Err(Failure::new(ErrorCode::CapabilityLost))
             }
+            Err(CallError::Service(f)) => {
+                report.failed += 1;
+                Err(f)
+            }
+            Err(CallError::Storage(e)) => return Err(ImportError(e)),
         };
         links::record_health(core, actor(user), service, outcome).await?;
     }
@@ -206,8 +212,8 @@ async fn store(
     tx.commit().await?;
     report.updated += 1;
     report.tracks += u64::try_from(rows.len()).unwrap_or(u64::MAX);
-    report.linked += u64::try_from(rows.iter().filter(|r| r.track_id.is_some()).count())
-        .unwrap_or(u64::MAX);
+    report.linked +=
+        u64::try_from(rows.iter().filter(|r| r.track_id.is_some()).count()).unwrap_or(u64::MAX);
     Ok(())
 }
 
@@ -246,7 +252,8 @@ async fn mark_vanished(
     seen: &[String],
     report: &mut ImportReport,
 ) -> Result<(), ImportError> {
-    let json = serde_json::to_string(seen).map_err(|e| LinkError::Db(sqlx::Error::Decode(e.into())))?;
+    let json =
+        serde_json::to_string(seen).map_err(|e| LinkError::Db(sqlx::Error::Decode(e.into())))?;
     report.inactive += db::playlists::mark_vanished(&core.db, user_id, service, &json).await?;
     Ok(())
 }
@@ -279,13 +286,14 @@ pub async fn import_spotify(
         return Ok(report);
     };
     let users = db::playlists::users_linked(&core.db, Provider::Spotify).await?;
-    for_users(core, Service::Spotify, users, &mut report, async |user, report| {
-        match spotify_user(core, &client, user, report, progress).await {
-            Ok(outcome) => Ok(outcome),
-            Err(CallError::Service(f)) => Ok(UserOutcome::Failed(f)),
-            Err(CallError::Storage(e)) => Err(ImportError(e)),
-        }
-    })
+    for_users(
+        core,
+        Service::Spotify,
+        Some(&client),
+        users,
+        &mut report,
+        progress,
+    )
     .await?;
     Ok(report)
 }
@@ -340,9 +348,17 @@ async fn spotify_user(
         } else {
             match spotify_items(core, client, uid, &mut access, &playlist.remote_id).await? {
                 Some(tracks) => {
-                    store(core, uid, Service::Spotify, playlist, &tracks, &playlist.snapshot, report)
-                        .await
-                        .map_err(|e| CallError::Storage(e.0))?;
+                    store(
+                        core,
+                        uid,
+                        Service::Spotify,
+                        playlist,
+                        &tracks,
+                        &playlist.snapshot,
+                        report,
+                    )
+                    .await
+                    .map_err(|e| CallError::Storage(e.0))?;
                 }
                 // Gone since the list was read, or no longer served to apps: kept as it was.
                 None => report.unchanged += 1,
@@ -356,7 +372,13 @@ async fn spotify_user(
     let mut liked_ok = true;
     let mut offset = 0u32;
     for _ in 0..MAX_PAGES {
-        let page = spotify_call!(core, client, uid, access, client.liked_tracks(&access, offset));
+        let page = spotify_call!(
+            core,
+            client,
+            uid,
+            access,
+            client.liked_tracks(&access, offset)
+        );
         match page {
             Ok(page) => {
                 let has_next = page.has_next && !page.items.is_empty();
@@ -393,9 +415,17 @@ async fn spotify_user(
         {
             report.unchanged += 1;
         } else {
-            store(core, uid, Service::Spotify, &playlist, &liked, &digest, report)
-                .await
-                .map_err(|e| CallError::Storage(e.0))?;
+            store(
+                core,
+                uid,
+                Service::Spotify,
+                &playlist,
+                &liked,
+                &digest,
+                report,
+            )
+            .await
+            .map_err(|e| CallError::Storage(e.0))?;
         }
     }
     progress(total, Some(total));
@@ -421,7 +451,13 @@ async fn spotify_items(
     let mut offset = 0u32;
     for _ in 0..MAX_PAGES {
         let mut token = access.clone();
-        let page = spotify_call!(core, client, uid, token, client.playlist_items(&token, id, offset));
+        let page = spotify_call!(
+            core,
+            client,
+            uid,
+            token,
+            client.playlist_items(&token, id, offset)
+        );
         *access = token;
         match page {
             Ok(page) => {
@@ -449,13 +485,14 @@ pub async fn import_listenbrainz(
 ) -> Result<ImportReport, ImportError> {
     let mut report = ImportReport::default();
     let users = db::playlists::users_linked(&core.db, Provider::Listenbrainz).await?;
-    for_users(core, Service::Listenbrainz, users, &mut report, async |user, report| {
-        match listenbrainz_user(core, user, report, progress).await {
-            Ok(()) => Ok(UserOutcome::Done),
-            Err(CallError::Service(f)) => Ok(UserOutcome::Failed(f)),
-            Err(CallError::Storage(e)) => Err(ImportError(e)),
-        }
-    })
+    for_users(
+        core,
+        Service::Listenbrainz,
+        None,
+        users,
+        &mut report,
+        progress,
+    )
     .await?;
     Ok(report)
 }
@@ -465,9 +502,9 @@ async fn listenbrainz_user(
     user: &LinkedUser,
     report: &mut ImportReport,
     progress: ProgressFn<'_>,
-) -> Result<(), CallError> {
+) -> Result<UserOutcome, CallError> {
     let Some(link) = links::find(core, user.user_id, Provider::Listenbrainz).await? else {
-        return Ok(());
+        return Ok(UserOutcome::Done);
     };
     let token = links::stored_credential(core, &link)?;
     let lb = &core.clients.listenbrainz;
@@ -500,9 +537,15 @@ async fn listenbrainz_user(
         }
         report.playlists += 1;
         seen.push(playlist.remote_id.clone());
-        if unchanged(core, uid, Service::Listenbrainz, playlist, &playlist.snapshot)
-            .await
-            .map_err(|e| CallError::Storage(e.0))?
+        if unchanged(
+            core,
+            uid,
+            Service::Listenbrainz,
+            playlist,
+            &playlist.snapshot,
+        )
+        .await
+        .map_err(|e| CallError::Storage(e.0))?
         {
             report.unchanged += 1;
         } else {
@@ -524,9 +567,17 @@ async fn listenbrainz_user(
             {
                 report.unchanged += 1;
             } else {
-                store(core, uid, Service::Listenbrainz, playlist, &tracks, &snapshot, report)
-                    .await
-                    .map_err(|e| CallError::Storage(e.0))?;
+                store(
+                    core,
+                    uid,
+                    Service::Listenbrainz,
+                    playlist,
+                    &tracks,
+                    &snapshot,
+                    report,
+                )
+                .await
+                .map_err(|e| CallError::Storage(e.0))?;
             }
         }
         progress(u64::try_from(done + 1).unwrap_or(u64::MAX), Some(total));
@@ -534,7 +585,7 @@ async fn listenbrainz_user(
     mark_vanished(core, uid, Service::Listenbrainz, &seen, report)
         .await
         .map_err(|e| CallError::Storage(e.0))?;
-    Ok(())
+    Ok(UserOutcome::Done)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -547,14 +598,7 @@ pub async fn import_navidrome(
 ) -> Result<ImportReport, ImportError> {
     let mut report = ImportReport::default();
     let users = db::playlists::users_with_navidrome(&core.db).await?;
-    for_users(core, Service::Navidrome, users, &mut report, async |user, report| {
-        match navidrome_user(core, user, report, progress).await {
-            Ok(()) => Ok(UserOutcome::Done),
-            Err(CallError::Service(f)) => Ok(UserOutcome::Failed(f)),
-            Err(CallError::Storage(e)) => Err(ImportError(e)),
-        }
-    })
-    .await?;
+    for_users(core, Service::Navidrome, None, users, &mut report, progress).await?;
     Ok(report)
 }
 
@@ -563,10 +607,10 @@ async fn navidrome_user(
     user: &LinkedUser,
     report: &mut ImportReport,
     progress: ProgressFn<'_>,
-) -> Result<(), CallError> {
+) -> Result<UserOutcome, CallError> {
     let uid = user.user_id;
     let Some(stored) = db::credentials::navidrome_password(&core.db, uid).await? else {
-        return Ok(());
+        return Ok(UserOutcome::Done);
     };
     let password = links::open(core, &NAVIDROME_PASSWORD, &uid.to_string(), &stored)?;
     let creds = Credentials {
@@ -609,9 +653,17 @@ async fn navidrome_user(
                     } else {
                         playlist.snapshot.clone()
                     };
-                    store(core, uid, Service::Navidrome, playlist, &tracks, &snapshot, report)
-                        .await
-                        .map_err(|e| CallError::Storage(e.0))?;
+                    store(
+                        core,
+                        uid,
+                        Service::Navidrome,
+                        playlist,
+                        &tracks,
+                        &snapshot,
+                        report,
+                    )
+                    .await
+                    .map_err(|e| CallError::Storage(e.0))?;
                 }
                 None => {
                     // Deleted between the two calls: not seen after all.
@@ -624,19 +676,11 @@ async fn navidrome_user(
     mark_vanished(core, uid, Service::Navidrome, &seen, report)
         .await
         .map_err(|e| CallError::Storage(e.0))?;
-    Ok(())
+    Ok(UserOutcome::Done)
 }
 
 // ---------------------------------------------------------------------------------------------
 // Pages
-
-/// The user's imported playlists, for the list page.
-pub async fn list(
-    core: &Core,
-    user_id: UserId,
-) -> Result<Vec<db::playlists::Summary>, sqlx::Error> {
-    db::playlists::list(&core.db, user_id).await
-}
 
 /// One of the user's playlists with its tracks in order; `None` for another user's or an
 /// unknown id.
@@ -650,4 +694,31 @@ pub async fn detail(
     };
     let tracks = db::playlists::tracks(&core.db, summary.id).await?;
     Ok(Some((summary, tracks)))
+}
+
+/// Everything the playlists page shows, read once.
+#[derive(Debug)]
+pub struct Overview {
+    pub playlists: Vec<db::playlists::Summary>,
+    /// Providers the user linked.
+    pub linked: Vec<Provider>,
+    pub spotify_configured: bool,
+    pub has_navidrome_password: bool,
+    /// Services whose last import found a feature gone (Spotify's 2026 limits).
+    pub capability_lost: Vec<Service>,
+}
+
+pub async fn overview(core: &Core, user_id: UserId) -> Result<Overview, LinkError> {
+    let health = db::links::health_all(&core.db, user_id).await?;
+    Ok(Overview {
+        playlists: db::playlists::list(&core.db, user_id).await?,
+        linked: links::linked(core, user_id).await?,
+        spotify_configured: core.clients.spotify.is_some(),
+        has_navidrome_password: db::credentials::has_navidrome_password(&core.db, user_id).await?,
+        capability_lost: health
+            .iter()
+            .filter(|h| h.health.last_error == Some(ErrorCode::CapabilityLost))
+            .map(|h| h.service)
+            .collect(),
+    })
 }
