@@ -367,9 +367,20 @@ async fn spotify_user(
         progress(u64::try_from(done + 1).unwrap_or(u64::MAX), Some(total));
     }
 
-    // Liked Songs.
+    // Liked Songs. The first page (newest first) and the total stand for the whole list: a
+    // like adds at the top, an unlike changes the total; only a change fetches the rest.
+    let playlist = RemotePlaylist {
+        remote_id: LIKED_REMOTE_ID.to_owned(),
+        name: "Liked Songs".to_owned(),
+        description: String::new(),
+        owner_name: link.account_name.clone(),
+        kind: PlaylistKind::Liked,
+        snapshot: String::new(),
+        track_count: None,
+    };
     let mut liked = Vec::new();
     let mut liked_ok = true;
+    let mut snapshot = String::new();
     let mut offset = 0u32;
     for _ in 0..MAX_PAGES {
         let page = spotify_call!(
@@ -381,6 +392,23 @@ async fn spotify_user(
         );
         match page {
             Ok(page) => {
+                if offset == 0 {
+                    snapshot = format!(
+                        "liked:{}:{}",
+                        page.total.unwrap_or(0),
+                        tracks_digest(&page.items)
+                    );
+                    if unchanged(core, uid, Service::Spotify, &playlist, &snapshot)
+                        .await
+                        .map_err(|e| CallError::Storage(e.0))?
+                    {
+                        liked_ok = false;
+                        report.playlists += 1;
+                        report.unchanged += 1;
+                        seen.push(LIKED_REMOTE_ID.to_owned());
+                        break;
+                    }
+                }
                 let has_next = page.has_next && !page.items.is_empty();
                 offset = offset.saturating_add(page.raw_len);
                 liked.extend(page.items);
@@ -398,35 +426,18 @@ async fn spotify_user(
     }
     if liked_ok {
         report.playlists += 1;
-        let playlist = RemotePlaylist {
-            remote_id: LIKED_REMOTE_ID.to_owned(),
-            name: "Liked Songs".to_owned(),
-            description: String::new(),
-            owner_name: link.account_name.clone(),
-            kind: PlaylistKind::Liked,
-            snapshot: String::new(),
-            track_count: None,
-        };
-        let digest = tracks_digest(&liked);
         seen.push(LIKED_REMOTE_ID.to_owned());
-        if unchanged(core, uid, Service::Spotify, &playlist, &digest)
-            .await
-            .map_err(|e| CallError::Storage(e.0))?
-        {
-            report.unchanged += 1;
-        } else {
-            store(
-                core,
-                uid,
-                Service::Spotify,
-                &playlist,
-                &liked,
-                &digest,
-                report,
-            )
-            .await
-            .map_err(|e| CallError::Storage(e.0))?;
-        }
+        store(
+            core,
+            uid,
+            Service::Spotify,
+            &playlist,
+            &liked,
+            &snapshot,
+            report,
+        )
+        .await
+        .map_err(|e| CallError::Storage(e.0))?;
     }
     progress(total, Some(total));
     if lost {
