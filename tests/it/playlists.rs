@@ -395,6 +395,12 @@ async fn premium_required_is_a_lost_capability_not_a_broken_link() {
     let page = b.get("/playlists").await;
     assert!(page.body.contains("capability-lost"), "{}", page.body);
     assert!(page.body.contains("Listening history is not affected"));
+    let services = b.get("/preferences/providers").await;
+    assert!(services.body.contains("capability-lost"));
+    assert!(
+        services.body.contains("Linked as"),
+        "the link itself is not broken"
+    );
 }
 
 #[tokio::test]
@@ -669,5 +675,61 @@ async fn navidrome_playlists_from_the_peer_link_by_song_id() {
         )
         .await,
         1
+    );
+}
+
+#[tokio::test]
+async fn a_refused_token_is_refreshed_once_and_a_garbled_answer_backs_off() {
+    let f = Fakes::start().await;
+    let sp = &f.spotify;
+    Mock::given(method("GET"))
+        .and(path("/v1/me/playlists"))
+        .and(header("authorization", "Bearer sp-access"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(sp)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/token"))
+        .and(wiremock::matchers::body_string_contains(
+            "grant_type=refresh_token",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "sp-access-2", "token_type": "Bearer", "expires_in": 3600
+        })))
+        .expect(1)
+        .mount(sp)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/me/playlists"))
+        .and(header("authorization", "Bearer sp-access-2"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"items": [], "total": 0, "next": null})),
+        )
+        .mount(sp)
+        .await;
+    // A body cut short is malformed: retriable, with the fixed "unexpected answer" code.
+    Mock::given(method("GET"))
+        .and(path("/v1/me/tracks"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"items": [{"track": "#))
+        .mount(sp)
+        .await;
+    let app = spotify_app(&f).await;
+    let _b = sign_in_and_link(&app, &f).await;
+    let c = run(&app, JobName::SpotifyPlaylists).await;
+    assert_eq!(c["failed"], 1, "{c}");
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM link_health WHERE provider = 'spotify' AND status = 'backoff' AND last_error = 'bad_response'").await,
+        1
+    );
+    assert_eq!(
+        stored_link_secret(
+            &app,
+            &spotter::crypto::registry::PROVIDER_ACCESS_TOKEN,
+            "spotify"
+        )
+        .await
+        .as_deref(),
+        Some("sp-access-2")
     );
 }
