@@ -294,3 +294,40 @@ pub async fn tracks(db: &Db, playlist_id: i64) -> Result<Vec<TrackRow>, sqlx::Er
     .fetch_all(db)
     .await
 }
+
+/// Link the user's not-yet-linked tracks of `service` that the catalogue now has, by the same
+/// exact rules as at import (Navidrome id for Navidrome playlists, ISRC, MBID, unique
+/// normalised artist and title). The number linked.
+pub async fn relink(db: &Db, user_id: UserId, service: Service) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query!(
+        "UPDATE playlist_tracks SET track_id = COALESCE(
+             (SELECT t.id FROM tracks t
+               WHERE ?2 = 'navidrome' AND t.id = playlist_tracks.remote_track_id),
+             (SELECT t.id FROM tracks t WHERE t.isrc = playlist_tracks.isrc ORDER BY t.id LIMIT 1),
+             (SELECT t.id FROM tracks t
+               WHERE t.mbid = playlist_tracks.recording_mbid ORDER BY t.id LIMIT 1),
+             (SELECT MIN(t.id) FROM tracks t
+               WHERE playlist_tracks.artist_norm <> '' AND playlist_tracks.title_norm <> ''
+                 AND t.artist_norm = playlist_tracks.artist_norm
+                 AND t.title_norm = playlist_tracks.title_norm
+               HAVING COUNT(*) = 1))
+         WHERE track_id IS NULL
+           AND playlist_id IN (SELECT id FROM playlists WHERE user_id = ?1 AND service = ?2)
+           AND COALESCE(
+             (SELECT t.id FROM tracks t
+               WHERE ?2 = 'navidrome' AND t.id = playlist_tracks.remote_track_id),
+             (SELECT t.id FROM tracks t WHERE t.isrc = playlist_tracks.isrc ORDER BY t.id LIMIT 1),
+             (SELECT t.id FROM tracks t
+               WHERE t.mbid = playlist_tracks.recording_mbid ORDER BY t.id LIMIT 1),
+             (SELECT MIN(t.id) FROM tracks t
+               WHERE playlist_tracks.artist_norm <> '' AND playlist_tracks.title_norm <> ''
+                 AND t.artist_norm = playlist_tracks.artist_norm
+                 AND t.title_norm = playlist_tracks.title_norm
+               HAVING COUNT(*) = 1)) IS NOT NULL",
+        user_id,
+        service
+    )
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected())
+}

@@ -109,6 +109,7 @@ fn playlist_counts(r: &ImportReport) -> Counts {
         .with("inactive", r.inactive)
         .with("tracks", r.tracks)
         .with("linked", r.linked)
+        .with("relinked", r.relinked)
         .with("failed", r.failed)
         .with("capability_lost", r.capability_lost)
 }

@@ -58,6 +58,8 @@ pub struct ImportReport {
     /// Tracks written, and of those linked to the catalogue.
     pub tracks: u64,
     pub linked: u64,
+    /// Tracks of unchanged playlists newly linked (the catalogue gained them since).
+    pub relinked: u64,
     /// Users whose import stopped on a service failure (recorded in link health).
     pub failed: u64,
     /// Users for whom Spotify no longer offers playlists.
@@ -252,6 +254,8 @@ async fn mark_vanished(
     seen: &[String],
     report: &mut ImportReport,
 ) -> Result<(), ImportError> {
+    // Tracks the catalogue gained since their playlist was imported.
+    report.relinked += db::playlists::relink(&core.db, user_id, service).await?;
     let json =
         serde_json::to_string(seen).map_err(|e| LinkError::Db(sqlx::Error::Decode(e.into())))?;
     report.inactive += db::playlists::mark_vanished(&core.db, user_id, service, &json).await?;

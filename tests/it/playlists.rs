@@ -187,7 +187,7 @@ async fn spotify_playlists_and_liked_songs_are_imported_whole_in_order_and_linke
         json!({
             "items": [playlist("pC", "Sea", "c1", 0)], "total": 3, "next": null
         }),
-        Some(2),
+        Some(3),
     )
     .await;
     mount_page(
@@ -303,6 +303,20 @@ async fn spotify_playlists_and_liked_songs_are_imported_whole_in_order_and_linke
     assert_eq!(c["unchanged"], 4, "{c}");
     assert_eq!(dump(&app).await, before);
 
+    // A track the catalogue gains later is linked without refetching its playlist.
+    add_track(&app, "nd-late", "First", "Nobody Known", None, None).await;
+    let c = run(&app, JobName::SpotifyPlaylists).await;
+    assert_eq!(c["updated"], 0, "{c}");
+    assert_eq!(c["relinked"], 1, "{c}");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM playlist_tracks WHERE title = 'First' AND track_id = 'nd-late'"
+        )
+        .await,
+        1
+    );
+
     // pC vanished from Spotify: kept, marked inactive.
     let c = run(&app, JobName::SpotifyPlaylists).await;
     assert_eq!(c["inactive"], 1, "{c}");
@@ -332,7 +346,13 @@ async fn spotify_playlists_and_liked_songs_are_imported_whole_in_order_and_linke
     assert!(list.body.contains("Link ListenBrainz on the Services page"));
     let detail = b.get(&format!("/playlists/{a}")).await;
     assert_eq!(detail.status, 200);
-    assert!(detail.body.contains("not in library (yet)"));
+    let bee = playlist_id(&app, "pB").await;
+    assert!(
+        b.get(&format!("/playlists/{bee}"))
+            .await
+            .body
+            .contains("not in library (yet)")
+    );
     assert!(detail.body.contains("in library</span>"));
     assert!(
         detail.body.contains("Second (Remastered)"),
@@ -407,6 +427,7 @@ async fn premium_required_is_a_lost_capability_not_a_broken_link() {
 async fn nobody_linked_ends_ok_with_skipped() {
     let f = Fakes::start().await;
     let app = spawn_app(f.options()).await;
+    settle(&app).await;
     for job in [
         JobName::SpotifyPlaylists,
         JobName::ListenbrainzPlaylists,
