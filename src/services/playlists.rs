@@ -132,6 +132,10 @@ async fn for_users(
                 report.capability_lost += 1;
                 Err(Failure::new(ErrorCode::CapabilityLost))
             }
+            Err(CallError::Service(f)) if f.code == ErrorCode::CapabilityLost => {
+                report.capability_lost += 1;
+                Err(f)
+            }
             Err(CallError::Service(f)) => {
                 report.failed += 1;
                 Err(f)
@@ -454,7 +458,7 @@ async fn spotify_user(
     Ok(UserOutcome::Done)
 }
 
-/// All entries of one Spotify playlist; `None` when Spotify no longer serves it.
+/// All entries of one Spotify playlist; `None` when Spotify does not know it (any more).
 async fn spotify_items(
     core: &Core,
     client: &SpotifyClient,
@@ -483,7 +487,11 @@ async fn spotify_items(
                     break;
                 }
             }
-            Err(SpotifyError::NotFound | SpotifyError::CapabilityLost) => return Ok(None),
+            Err(SpotifyError::NotFound) => return Ok(None),
+            // The items endpoint itself is gone (410) or needs Premium: the whole import is.
+            Err(SpotifyError::CapabilityLost) => {
+                return Err(Failure::new(ErrorCode::CapabilityLost).into());
+            }
             Err(e) => return Err(e.failure().into()),
         }
     }
