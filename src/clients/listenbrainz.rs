@@ -52,6 +52,10 @@ impl From<CallFailure> for ListenbrainzError {
     }
 }
 
+#[path = "listenbrainz_playlists.rs"]
+mod playlists;
+pub use playlists::{ListKind, PlaylistList};
+
 #[derive(Clone)]
 pub struct ListenbrainzClient {
     http: ServiceHttp,

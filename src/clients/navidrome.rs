@@ -51,6 +51,9 @@ impl NavidromeError {
     }
 }
 
+#[path = "navidrome_playlists.rs"]
+mod playlists;
+
 #[derive(Clone)]
 pub struct NavidromeClient {
     /// The base keeps a sub-path, so `rest/<method>` lands under `https://h/music/`.

@@ -38,6 +38,10 @@ pub const SCOPES: &[(&str, &str)] = &[
     ("user-library-read", "import of your Liked Songs"),
 ];
 
+#[path = "spotify_playlists.rs"]
+mod playlists;
+pub use playlists::Page;
+
 type OAuthClient =
     BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
@@ -66,6 +70,13 @@ pub enum SpotifyError {
     Unreachable,
     #[error("Spotify gave an unexpected answer")]
     BadResponse,
+    /// Spotify no longer offers this endpoint to the app or account (a 403 saying Premium is
+    /// required, a 404/410 for a removed endpoint).
+    #[error("Spotify no longer offers this to the app")]
+    CapabilityLost,
+    /// The one resource asked for does not exist (any more).
+    #[error("Spotify does not know this resource")]
+    NotFound,
 }
 
 impl SpotifyError {
@@ -80,7 +91,10 @@ impl SpotifyError {
             Self::RateLimited { retry_after } => Failure::rate_limited(retry_after),
             Self::Server(_) => ErrorCode::ServerError.into(),
             Self::Unreachable => ErrorCode::Unreachable.into(),
-            Self::TokenRequestRefused | Self::BadResponse => ErrorCode::BadResponse.into(),
+            Self::TokenRequestRefused | Self::BadResponse | Self::NotFound => {
+                ErrorCode::BadResponse.into()
+            }
+            Self::CapabilityLost => ErrorCode::CapabilityLost.into(),
         }
     }
 }

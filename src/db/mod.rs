@@ -6,6 +6,7 @@ pub mod job_runs;
 pub mod links;
 pub mod listens;
 pub mod oauth_states;
+pub mod playlists;
 pub mod rotation;
 pub mod sessions;
 pub mod users;

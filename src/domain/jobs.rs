@@ -19,16 +19,25 @@ pub enum JobName {
     LastfmHistory,
     /// Read new listens from ListenBrainz.
     ListenbrainzHistory,
+    /// Import Spotify playlists and Liked Songs.
+    SpotifyPlaylists,
+    /// Import ListenBrainz playlists (own and created for the user).
+    ListenbrainzPlaylists,
+    /// Import Navidrome playlists.
+    NavidromePlaylists,
 }
 
 impl JobName {
-    pub const ALL: [JobName; 6] = [
+    pub const ALL: [JobName; 9] = [
         Self::Maintenance,
         Self::KeyRotation,
         Self::LibraryImport,
         Self::SpotifyHistory,
         Self::LastfmHistory,
         Self::ListenbrainzHistory,
+        Self::SpotifyPlaylists,
+        Self::ListenbrainzPlaylists,
+        Self::NavidromePlaylists,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -39,6 +48,9 @@ impl JobName {
             Self::SpotifyHistory => "spotify_history",
             Self::LastfmHistory => "lastfm_history",
             Self::ListenbrainzHistory => "listenbrainz_history",
+            Self::SpotifyPlaylists => "spotify_playlists",
+            Self::ListenbrainzPlaylists => "listenbrainz_playlists",
+            Self::NavidromePlaylists => "navidrome_playlists",
         }
     }
 
@@ -54,6 +66,9 @@ impl JobName {
             Self::SpotifyHistory => "Spotify history",
             Self::LastfmHistory => "Last.fm history",
             Self::ListenbrainzHistory => "ListenBrainz history",
+            Self::SpotifyPlaylists => "Spotify playlists",
+            Self::ListenbrainzPlaylists => "ListenBrainz playlists",
+            Self::NavidromePlaylists => "Navidrome playlists",
         }
     }
 
@@ -72,6 +87,15 @@ impl JobName {
             Self::LastfmHistory => "Reads new scrobbles from Last.fm into the listening history.",
             Self::ListenbrainzHistory => {
                 "Reads new listens from ListenBrainz into the listening history."
+            }
+            Self::SpotifyPlaylists => {
+                "Imports your Spotify playlists and Liked Songs, and links their tracks to your library."
+            }
+            Self::ListenbrainzPlaylists => {
+                "Imports your ListenBrainz playlists and those made for you (Weekly Jams, Weekly Exploration, Daily Jams)."
+            }
+            Self::NavidromePlaylists => {
+                "Imports your Navidrome playlists, so they show next to the others."
             }
         }
     }

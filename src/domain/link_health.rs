@@ -41,6 +41,9 @@ pub enum FailureClass {
     Broken,
     /// The server's configuration is wrong; retrying or re-linking does not help.
     Misconfigured,
+    /// One feature of the service is no longer offered to this account or app (Spotify's 2026
+    /// API limits): the link itself still works, so its status is left as it was.
+    Limited,
 }
 
 /// Every provider failure becomes one of these fixed codes. They are what the database stores
@@ -71,10 +74,13 @@ pub enum ErrorCode {
     ApiKeyInvalid,
     /// Nothing usable is stored (missing, or it does not decrypt).
     NoCredentials,
+    /// The service no longer offers a feature to this account or app (Spotify: playlists need
+    /// the app owner's Premium, or the endpoint was removed). The link keeps working.
+    CapabilityLost,
 }
 
 impl ErrorCode {
-    const ALL: [ErrorCode; 12] = [
+    const ALL: [ErrorCode; 13] = [
         Self::Unreachable,
         Self::ServerError,
         Self::RateLimited,
@@ -87,6 +93,7 @@ impl ErrorCode {
         Self::ClientRejected,
         Self::ApiKeyInvalid,
         Self::NoCredentials,
+        Self::CapabilityLost,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -103,6 +110,7 @@ impl ErrorCode {
             Self::ClientRejected => "client_rejected",
             Self::ApiKeyInvalid => "api_key_invalid",
             Self::NoCredentials => "no_credentials",
+            Self::CapabilityLost => "capability_lost",
         }
     }
 
@@ -123,6 +131,7 @@ impl ErrorCode {
             Self::AccountNotAllowed | Self::ClientRejected | Self::ApiKeyInvalid => {
                 FailureClass::Misconfigured
             }
+            Self::CapabilityLost => FailureClass::Limited,
         }
     }
 
@@ -157,6 +166,9 @@ impl ErrorCode {
                 "Last.fm refuses this server's API key (invalid or suspended). Check SPOTTER_LASTFM_API_KEY and SPOTTER_LASTFM_SHARED_SECRET."
             }
             Self::NoCredentials => "No usable credentials are stored.",
+            Self::CapabilityLost => {
+                "Spotify no longer lets this app read playlists (its 2026 API limits: the app owner needs Premium, or the endpoint was removed). Listening history is not affected."
+            }
         }
     }
 }
@@ -260,6 +272,7 @@ impl Health {
             }
             FailureClass::Broken => (LinkStatus::Broken, None),
             FailureClass::Misconfigured => (LinkStatus::Misconfigured, None),
+            FailureClass::Limited => (LinkStatus::Ok, None),
         };
         Self {
             status,
@@ -267,6 +280,14 @@ impl Health {
             failure_count,
             last_error: Some(failure.code),
         }
+    }
+
+    /// The health after a `Limited` failure: the link's status, wait and failure count stay as
+    /// they were (`previous`, or ok); only the code is noted, for the page to explain.
+    pub fn after_capability_loss(previous: Option<&Health>, code: ErrorCode) -> Self {
+        let mut h = previous.cloned().unwrap_or_else(Self::ok);
+        h.last_error = Some(code);
+        h
     }
 
     /// Whether automatic calls must wait (a manual "Test connection" may still run).
@@ -379,6 +400,21 @@ mod tests {
         let h = Health::after_failure(0, Failure::new(ErrorCode::ApiKeyInvalid), now, 0.3);
         assert_eq!(h.status, LinkStatus::Misconfigured);
         assert!(!Health::ok().is_waiting(now));
+    }
+
+    #[test]
+    fn a_lost_capability_leaves_the_link_as_it_was() {
+        assert_eq!(ErrorCode::CapabilityLost.class(), FailureClass::Limited);
+        let h = Health::after_capability_loss(None, ErrorCode::CapabilityLost);
+        assert_eq!(h.status, LinkStatus::Ok);
+        assert_eq!(h.failure_count, 0);
+        assert_eq!(h.last_error, Some(ErrorCode::CapabilityLost));
+        assert!(!h.is_waiting(0));
+        let backoff = Health::after_failure(0, Failure::new(ErrorCode::ServerError), 10, 0.0);
+        let h = Health::after_capability_loss(Some(&backoff), ErrorCode::CapabilityLost);
+        assert_eq!(h.status, LinkStatus::Backoff);
+        assert_eq!(h.backoff_until, backoff.backoff_until);
+        assert_eq!(h.failure_count, 1);
     }
 
     proptest! {

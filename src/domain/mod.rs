@@ -5,5 +5,6 @@ pub mod ids;
 pub mod jobs;
 pub mod link_health;
 pub mod listen;
+pub mod playlist;
 pub mod provider;
 pub mod text;

@@ -13,6 +13,7 @@ pub mod health;
 pub mod listens;
 pub mod notices;
 pub mod pages;
+pub mod playlists;
 pub mod provider_auth;
 pub mod providers;
 pub mod security_page;
@@ -62,6 +63,7 @@ pub fn build_app(state: AppState) -> Router {
         .merge(security_page::router())
         .merge(providers::router())
         .merge(tasks::router())
+        .merge(playlists::router())
         .merge(provider_auth::router())
         .merge(health::router())
         .merge(assets::router())

@@ -254,7 +254,14 @@ async fn providers_page(
             card.checked_at_iso = iso_time(h.last_checked_at);
             card.reason = h.health.last_error.map(ErrorCode::message);
             match h.health.status {
-                LinkStatus::Ok => card.reason = None,
+                // A lost capability leaves the link working; its reason is still explained.
+                LinkStatus::Ok => {
+                    card.reason = h
+                        .health
+                        .last_error
+                        .filter(|c| *c == ErrorCode::CapabilityLost)
+                        .map(ErrorCode::message);
+                }
                 LinkStatus::Backoff => {
                     let until = h.health.backoff_until.unwrap_or(now);
                     if until > now {

@@ -266,7 +266,10 @@ fn spotify_refusal(e: SpotifyError) -> Refusal {
         SpotifyError::Forbidden => Refusal::SpotifyAccount,
         SpotifyError::RateLimited { .. } => Refusal::RateLimited,
         SpotifyError::Unreachable => Refusal::Unreachable,
-        SpotifyError::Server(_) | SpotifyError::BadResponse => Refusal::ProviderError,
+        SpotifyError::Server(_)
+        | SpotifyError::BadResponse
+        | SpotifyError::CapabilityLost
+        | SpotifyError::NotFound => Refusal::ProviderError,
     }
 }
 

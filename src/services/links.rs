@@ -17,7 +17,7 @@ use crate::db;
 use crate::db::links::ProviderLink;
 use crate::domain::audit::AuditKind;
 use crate::domain::ids::UserId;
-use crate::domain::link_health::{ErrorCode, Failure, Health, LinkStatus};
+use crate::domain::link_health::{ErrorCode, Failure, FailureClass, Health, LinkStatus};
 use crate::domain::provider::{Provider, Service};
 use crate::services::audit::{self, Actor, Entry};
 use crate::services::navidrome::{self, NavidromeCheck};
@@ -188,6 +188,9 @@ pub async fn record_health(
     let now = core.clock.now();
     let health = match outcome {
         Ok(()) => Health::ok(),
+        Err(failure) if failure.code.class() == FailureClass::Limited => {
+            Health::after_capability_loss(previous.as_ref().map(|p| &p.health), failure.code)
+        }
         Err(failure) => {
             let jitter: f64 = rand::random();
             Health::after_failure(prev_failures, failure, now, jitter)

@@ -10,6 +10,7 @@ pub mod link_flows;
 pub mod links;
 pub mod maintenance;
 pub mod navidrome;
+pub mod playlists;
 pub mod sessions;
 pub mod sign_in;
 

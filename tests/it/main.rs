@@ -17,6 +17,7 @@ mod link_listenbrainz;
 mod link_spotify;
 mod link_storage;
 mod pages;
+mod playlists;
 mod providers_page;
 mod security_findings;
 mod sessions;

@@ -1,0 +1,212 @@
+//! Navidrome playlists through Subsonic: `getPlaylists` (the caller's playlists) and
+//! `getPlaylist` (one with its entries, which carry Navidrome song ids).
+
+use serde::Deserialize;
+
+use super::{Credentials, NavidromeClient, NavidromeError, parse_envelope};
+use crate::domain::playlist::{
+    PlaylistKind, RemotePlaylist, RemoteTrack, clean_isrc, clean_mbid, clean_text,
+};
+
+#[derive(Deserialize)]
+struct Envelope<T> {
+    #[serde(rename = "subsonic-response")]
+    response: T,
+}
+
+#[derive(Deserialize)]
+struct PlaylistsResponse {
+    #[serde(default)]
+    playlists: Option<PlaylistsJson>,
+}
+
+#[derive(Deserialize)]
+struct PlaylistsJson {
+    #[serde(default)]
+    playlist: Vec<PlaylistJson>,
+}
+
+#[derive(Deserialize)]
+struct PlaylistResponse {
+    #[serde(default)]
+    playlist: Option<PlaylistJson>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PlaylistJson {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    comment: Option<String>,
+    #[serde(default)]
+    owner: Option<String>,
+    #[serde(default)]
+    song_count: Option<u64>,
+    #[serde(default)]
+    changed: Option<String>,
+    #[serde(default)]
+    entry: Vec<EntryJson>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EntryJson {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    artist: Option<String>,
+    #[serde(default)]
+    album: Option<String>,
+    #[serde(default)]
+    duration: Option<i64>,
+    /// OpenSubsonic: a list; some servers give one string.
+    #[serde(default)]
+    isrc: Option<OneOrMany>,
+    #[serde(default)]
+    music_brainz_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn first_isrc(&self) -> Option<String> {
+        match self {
+            Self::One(s) => clean_isrc(s),
+            Self::Many(v) => v.iter().find_map(|s| clean_isrc(s)),
+        }
+    }
+}
+
+impl PlaylistJson {
+    fn summary(&self) -> Option<RemotePlaylist> {
+        let id = clean_text(self.id.as_deref()?);
+        if id.is_empty() {
+            return None;
+        }
+        let count = self.song_count.map_or(String::new(), |c| c.to_string());
+        let changed = self.changed.as_deref().unwrap_or("");
+        Some(RemotePlaylist {
+            remote_id: id,
+            name: clean_text(self.name.as_deref().unwrap_or("")),
+            description: clean_text(self.comment.as_deref().unwrap_or("")),
+            owner_name: clean_text(self.owner.as_deref().unwrap_or("")),
+            kind: PlaylistKind::Navidrome,
+            snapshot: if changed.is_empty() {
+                String::new()
+            } else {
+                clean_text(&format!("{changed}/{count}"))
+            },
+            track_count: self.song_count,
+        })
+    }
+}
+
+fn entries(list: Vec<EntryJson>) -> Vec<RemoteTrack> {
+    list.into_iter()
+        .enumerate()
+        .filter_map(|(i, e)| {
+            let title = clean_text(e.title.as_deref().unwrap_or(""));
+            let id = e.id.as_deref().map(clean_text).filter(|s| !s.is_empty());
+            if title.is_empty() && id.is_none() {
+                return None;
+            }
+            Some(RemoteTrack {
+                position: u32::try_from(i).unwrap_or(u32::MAX),
+                title,
+                artist: clean_text(e.artist.as_deref().unwrap_or("")),
+                album: clean_text(e.album.as_deref().unwrap_or("")),
+                duration_secs: e.duration.filter(|d| *d > 0),
+                isrc: e.isrc.as_ref().and_then(OneOrMany::first_isrc),
+                recording_mbid: e.music_brainz_id.as_deref().and_then(clean_mbid),
+                remote_track_id: id,
+            })
+        })
+        .collect()
+}
+
+fn parse<T: serde::de::DeserializeOwned>(status: u16, body: &[u8]) -> Result<T, NavidromeError> {
+    parse_envelope(status, body)?;
+    serde_json::from_slice::<Envelope<T>>(body)
+        .map(|e| e.response)
+        .map_err(|_| NavidromeError::BadResponse { status })
+}
+
+impl NavidromeClient {
+    /// `getPlaylists`: the caller's playlists (without entries).
+    pub async fn playlists(
+        &self,
+        creds: &Credentials<'_>,
+    ) -> Result<Vec<RemotePlaylist>, NavidromeError> {
+        let (status, body) = self.call("getPlaylists", creds, &[]).await?;
+        let r: PlaylistsResponse = parse(status, &body)?;
+        Ok(r.playlists
+            .map(|p| {
+                p.playlist
+                    .iter()
+                    .filter_map(PlaylistJson::summary)
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// `getPlaylist`: one playlist's entries, in order. `None` when the server has no such
+    /// playlist (Subsonic error 70).
+    pub async fn playlist_entries(
+        &self,
+        creds: &Credentials<'_>,
+        id: &str,
+    ) -> Result<Option<Vec<RemoteTrack>>, NavidromeError> {
+        let (status, body) = self.call("getPlaylist", creds, &[("id", id)]).await?;
+        match parse::<PlaylistResponse>(status, &body) {
+            Ok(r) => Ok(Some(entries(
+                r.playlist.map(|p| p.entry).unwrap_or_default(),
+            ))),
+            Err(NavidromeError::Api { code: 70 }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn playlists_and_entries_are_read() {
+        let body = br#"{"subsonic-response":{"status":"ok","playlists":{"playlist":[
+            {"id":"pl_1","name":"Mix","owner":"demo","songCount":2,"changed":"2026-11-23T05:48:24Z"},
+            {"name":"no id"}]}}}"#;
+        let r: PlaylistsResponse = parse(200, body).unwrap();
+        let list: Vec<_> = r
+            .playlists
+            .unwrap()
+            .playlist
+            .iter()
+            .filter_map(PlaylistJson::summary)
+            .collect();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].snapshot, "2026-11-23T05:48:24Z/2");
+        let empty = br#"{"subsonic-response":{"status":"ok","playlists":{}}}"#;
+        let r: PlaylistsResponse = parse(200, empty).unwrap();
+        assert!(r.playlists.unwrap().playlist.is_empty());
+        let one = br#"{"subsonic-response":{"status":"ok","playlist":{"id":"pl_1","entry":[
+            {"id":"tr_1","title":"A","artist":"B","duration":61,"isrc":["USRC11234567"]},
+            {"id":"tr_2","title":"C","isrc":"USRC17654321"}]}}}"#;
+        let r: PlaylistResponse = parse(200, one).unwrap();
+        let tracks = entries(r.playlist.unwrap().entry);
+        assert_eq!(tracks[0].remote_track_id.as_deref(), Some("tr_1"));
+        assert_eq!(tracks[0].isrc.as_deref(), Some("USRC11234567"));
+        assert_eq!(tracks[1].isrc.as_deref(), Some("USRC17654321"));
+        assert_eq!(tracks[1].position, 1);
+    }
+}
