@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/library/stats", get(stats))
         .route("/api/v1/listens", get(listens))
+        .route("/api/v1/jobs", get(jobs_status))
 }
 
 /// The signed-in user, for the API: a missing session is a JSON 401.
@@ -153,6 +154,46 @@ async fn listens(
             album: r.album,
             services: r.services.iter().map(|s| s.as_str()).collect(),
             track_id: r.track_id,
+        })
+        .collect();
+    Ok(Json(out).into_response())
+}
+
+#[derive(Serialize)]
+struct ApiRun {
+    started: String,
+    finished: Option<String>,
+    outcome: &'static str,
+    counts: serde_json::Value,
+}
+
+#[derive(Serialize)]
+struct ApiJob {
+    name: &'static str,
+    running: bool,
+    last_run: Option<ApiRun>,
+    next_run: String,
+}
+
+async fn jobs_status(
+    State(state): State<AppState>,
+    ApiUser(_user): ApiUser,
+) -> AppResult<Response> {
+    let out: Vec<ApiJob> = crate::jobs::overview(&state.core)
+        .await?
+        .into_iter()
+        .map(|j| ApiJob {
+            name: j.name.as_str(),
+            running: j.running.is_some(),
+            last_run: j.last_run.map(|r| ApiRun {
+                started: iso_time(r.started_at),
+                finished: r.finished_at.map(iso_time),
+                outcome: r.outcome.as_str(),
+                // Our own JSON object of named counts; an unreadable one reads as empty.
+                counts: serde_json::from_str(&r.counts)
+                    .unwrap_or_else(|_| serde_json::Value::Object(serde_json::Map::new())),
+            }),
+            next_run: iso_time(j.next_run),
         })
         .collect();
     Ok(Json(out).into_response())

@@ -320,7 +320,7 @@ async fn overlapping_plays_from_three_services_merge_and_a_second_sync_adds_noth
 async fn the_api_answers_401_json_when_signed_out() {
     let f = Fakes::start().await;
     let app = spawn_app(f.options()).await;
-    for p in ["/api/v1/listens", "/api/v1/library/stats"] {
+    for p in ["/api/v1/listens", "/api/v1/library/stats", "/api/v1/jobs"] {
         let r = app
             .http
             .get(format!("{}{p}", app.base))

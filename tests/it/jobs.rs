@@ -258,3 +258,34 @@ async fn the_tasks_page_lists_the_maintenance_job_and_runs_it_on_request() {
         303
     );
 }
+
+#[tokio::test]
+async fn the_jobs_api_lists_every_job_with_its_last_and_next_run() {
+    let p = peer();
+    let app = spawn_app(Options::with_peer()).await;
+    jobs::wait_idle(&app.state.core, JobName::Maintenance).await;
+    let mut b = Browser::new(&app);
+    b.login_ok(&p.user, &p.password).await;
+    let r = b.get("/api/v1/jobs").await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let jobs: Vec<serde_json::Value> = serde_json::from_str(&r.body).unwrap();
+    let names: Vec<&str> = jobs.iter().map(|j| j["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"maintenance"), "{names:?}");
+    let m = jobs.iter().find(|j| j["name"] == "maintenance").unwrap();
+    assert_eq!(m["running"], false);
+    assert_eq!(m["last_run"]["outcome"], "ok");
+    assert!(m["last_run"]["counts"]["sessions"].is_u64(), "{m}");
+    assert!(m["last_run"]["started"].as_str().unwrap().ends_with('Z'));
+    assert!(m["next_run"].as_str().unwrap().ends_with('Z'));
+    for j in &jobs {
+        for key in ["name", "running", "last_run", "next_run"] {
+            assert!(j.get(key).is_some(), "{key} missing in {j}");
+        }
+    }
+}
