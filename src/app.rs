@@ -71,7 +71,7 @@ impl Core {
 
     pub fn with_clock(config: Config, db: Db, clock: Clock) -> anyhow::Result<Self> {
         let jobs = Jobs::default();
-        crate::jobs::register_builtin(&jobs);
+        crate::jobs::register_builtin(&jobs, &config);
         let cipher = FieldCipher::new(
             &config.security.encryption_key,
             config.security.encryption_key_previous.as_ref(),

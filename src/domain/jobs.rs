@@ -11,15 +11,18 @@ pub enum JobName {
     Maintenance,
     /// Re-encrypt credentials still under the previous key (only with one configured).
     KeyRotation,
+    /// Import the Navidrome catalogue (and plays seen in its play counts).
+    LibraryImport,
 }
 
 impl JobName {
-    pub const ALL: [JobName; 2] = [Self::Maintenance, Self::KeyRotation];
+    pub const ALL: [JobName; 3] = [Self::Maintenance, Self::KeyRotation, Self::LibraryImport];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Maintenance => "maintenance",
             Self::KeyRotation => "key_rotation",
+            Self::LibraryImport => "library_import",
         }
     }
 
@@ -31,6 +34,7 @@ impl JobName {
         match self {
             Self::Maintenance => "Maintenance",
             Self::KeyRotation => "Key rotation",
+            Self::LibraryImport => "Library import",
         }
     }
 
@@ -41,6 +45,9 @@ impl JobName {
             }
             Self::KeyRotation => {
                 "Re-encrypts stored credentials still under the previous encryption key with the current one."
+            }
+            Self::LibraryImport => {
+                "Imports the Navidrome catalogue (artists, albums, songs) and records new plays seen in its play counts. An unchanged library costs only the album list."
             }
         }
     }
