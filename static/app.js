@@ -22,6 +22,25 @@
       toast(data.message);
     } catch (e) { /* ignore malformed events */ }
   });
+  // The Library page's progress bar follows the import's job events.
+  var bar = document.getElementById("library-progress");
+  source.addEventListener("job", function (ev) {
+    if (!bar) return;
+    try {
+      var data = JSON.parse(ev.data);
+      if (data.job !== bar.dataset.job) return;
+      var progress = bar.querySelector("progress");
+      var text = bar.querySelector(".progress-text");
+      if (data.state === "progress") {
+        bar.hidden = false;
+        progress.max = Math.max(1, data.total || 0);
+        progress.value = data.done || 0;
+        text.textContent = (data.done || 0) + " / " + (data.total || 0) + " albums";
+      } else if (data.state === "finished" || data.outcome) {
+        bar.hidden = true;
+      }
+    } catch (e) { /* ignore malformed events */ }
+  });
   source.onerror = function () {
     // 401 (signed out elsewhere) closes the stream; the browser retries otherwise.
     if (source.readyState === EventSource.CLOSED) source.close();

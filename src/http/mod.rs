@@ -9,6 +9,7 @@ pub mod error;
 pub mod events;
 pub mod format;
 pub mod health;
+pub mod library;
 pub mod notices;
 pub mod pages;
 pub mod provider_auth;
@@ -54,6 +55,7 @@ pub fn build_app(state: AppState) -> Router {
     let bounded = Router::new()
         .merge(auth::router())
         .merge(dashboard::router())
+        .merge(library::router())
         .merge(security_page::router())
         .merge(providers::router())
         .merge(provider_auth::router())

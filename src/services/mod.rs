@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod credentials;
 pub mod keys;
+pub mod library;
 pub mod library_import;
 pub mod link_flows;
 pub mod links;

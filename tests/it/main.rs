@@ -10,6 +10,7 @@ mod auth;
 mod callback_fuzz;
 mod csrf;
 mod hostile_input;
+mod library;
 mod link_lastfm;
 mod link_listenbrainz;
 mod link_spotify;
