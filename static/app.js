@@ -80,6 +80,25 @@
       if (empty) empty.remove();
     } catch (e) { /* ignore malformed events */ }
   });
+  // The Library page's progress bar follows the import's job events.
+  var libraryBar = document.getElementById("library-progress");
+  source.addEventListener("job", function (ev) {
+    if (!libraryBar) return;
+    try {
+      var data = JSON.parse(ev.data);
+      if (data.job !== libraryBar.dataset.job) return;
+      var progress = libraryBar.querySelector("progress");
+      var text = libraryBar.querySelector(".progress-text");
+      if (data.state === "progress") {
+        libraryBar.hidden = false;
+        progress.max = Math.max(1, data.total || 0);
+        progress.value = data.done || 0;
+        text.textContent = (data.done || 0) + " / " + (data.total || 0) + " albums";
+      } else if (data.state === "finished" || data.outcome) {
+        libraryBar.hidden = true;
+      }
+    } catch (e) { /* ignore malformed events */ }
+  });
   source.onerror = function () {
     // 401 (signed out elsewhere) closes the stream; the browser retries otherwise.
     if (source.readyState === EventSource.CLOSED) source.close();

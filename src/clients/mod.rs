@@ -6,6 +6,7 @@ pub mod http;
 pub mod lastfm;
 pub mod listenbrainz;
 pub mod navidrome;
+pub mod navidrome_catalogue;
 pub mod spotify;
 
 pub use http::{PROVIDER_TIMEOUT, USER_AGENT, http_client};

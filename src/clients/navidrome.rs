@@ -110,7 +110,7 @@ impl NavidromeClient {
 
     /// One Subsonic call: the HTTP status and the body, read under `NAVIDROME_BODY_CAP`.
     /// Subsonic reports most errors inside a 200 answer, so the status is left to the parser.
-    async fn call(
+    pub(super) async fn call(
         &self,
         method: &str,
         creds: &Credentials<'_>,
@@ -148,7 +148,7 @@ pub fn subsonic_token(password: &SecretString, salt: &str) -> String {
     hex::encode(h.finalize())
 }
 
-fn parse_envelope(http_status: u16, body: &[u8]) -> Result<(), NavidromeError> {
+pub(super) fn parse_envelope(http_status: u16, body: &[u8]) -> Result<(), NavidromeError> {
     let Ok(env) = serde_json::from_slice::<Envelope>(body) else {
         // Navidrome answers 401 for some auth failures without an envelope.
         return Err(if http_status == 401 {

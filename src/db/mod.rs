@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod credentials;
 pub mod job_runs;
+pub mod library;
 pub mod links;
 pub mod listens;
 pub mod oauth_states;

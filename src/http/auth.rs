@@ -11,6 +11,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use tower_cookies::Cookies;
 
+use crate::domain::jobs::{JobName, Trigger};
 use crate::http::error::{AppError, AppResult};
 use crate::http::notices::{Code, LoginNotice, redirect_with_notice};
 use crate::http::pages::{PageCtx, render};
@@ -19,6 +20,7 @@ use crate::http::session::{
     resolve_session,
 };
 use crate::http::state::AppState;
+use crate::jobs::TriggerError;
 use crate::security::client_ip::ClientInfo;
 use crate::services::{self, sign_in};
 
@@ -203,6 +205,13 @@ async fn login(
         session.ttl_secs,
     ));
     clear_cookie(state.config(), &cookies, PRE_SESSION_COOKIE);
+    // The first sign-in starts the first catalogue import (already running is fine).
+    if services::library_import::never_imported(&state.core).await? {
+        match crate::jobs::trigger(&state.core, JobName::LibraryImport, Trigger::Startup).await {
+            Ok(_) | Err(TriggerError::AlreadyRunning { .. } | TriggerError::ShuttingDown) => {}
+            Err(e) => tracing::warn!(error = %e, "the first library import did not start"),
+        }
+    }
     Ok(Redirect::to("/").into_response())
 }
 

@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod format;
 pub mod health;
+pub mod library;
 pub mod listens;
 pub mod notices;
 pub mod pages;
@@ -60,6 +61,7 @@ pub fn build_app(state: AppState) -> Router {
         .merge(dashboard::router())
         .merge(listens::router())
         .merge(api::router())
+        .merge(library::router())
         .merge(security_page::router())
         .merge(providers::router())
         .merge(tasks::router())

@@ -10,6 +10,7 @@ use crate::domain::provider::Provider;
 use crate::jobs::{JobError, JobSpec, Jobs, RunContext};
 use crate::services::history;
 use crate::services::keys::{self, Origin};
+use crate::services::library_import::{self, ImportError};
 use crate::services::maintenance;
 use crate::services::playlists::{self, ImportReport};
 
@@ -20,6 +21,7 @@ const MAINTENANCE_EVERY: Duration = Duration::from_secs(600);
 const PLAYLISTS_EVERY: Duration = Duration::from_secs(3600);
 
 pub fn register_builtin(jobs: &Jobs, config: &Config) {
+    register_library_import(jobs, config.sync_interval);
     register_playlists(jobs, config);
     jobs.register(JobSpec {
         name: JobName::Maintenance,
@@ -173,4 +175,47 @@ fn playlist_counts(r: &ImportReport) -> Counts {
         .with("relinked", r.relinked)
         .with("failed", r.failed)
         .with("capability_lost", r.capability_lost)
+}
+
+/// The catalogue import, every sync interval (an unchanged library costs the album list only).
+fn register_library_import(jobs: &Jobs, interval: Duration) {
+    jobs.register(JobSpec {
+        name: JobName::LibraryImport,
+        interval,
+        at_startup: true,
+        body: Arc::new(|core: Core, ctx: RunContext| {
+            Box::pin(async move { run_library_import(&core, &ctx).await })
+        }),
+    });
+}
+
+async fn run_library_import(core: &Core, ctx: &RunContext) -> Result<Counts, JobError> {
+    let progress = |done: u64, total: u64| ctx.progress(done, Some(total));
+    let cancelled = || ctx.is_cancelled();
+    let hooks = library_import::Hooks {
+        progress: &progress,
+        cancelled: &cancelled,
+    };
+    let report = library_import::import_for_owner(core, &hooks)
+        .await
+        .map_err(|e| {
+            let message = match &e {
+                ImportError::Navidrome(_) => "Navidrome did not give the catalogue",
+                ImportError::Credentials => "the stored Navidrome password cannot be used",
+                ImportError::Cancelled => "the import was cancelled",
+                ImportError::Db(_) | ImportError::Link(_) => "the catalogue could not be stored",
+            };
+            JobError::new(message, e)
+        })?;
+    if report.skipped_no_user > 0 {
+        return Ok(Counts::new().with("skipped", 1));
+    }
+    Ok(Counts::new()
+        .with("albums", report.albums)
+        .with("added", report.added)
+        .with("updated", report.updated)
+        .with("removed", report.removed)
+        .with("unchanged", report.unchanged)
+        .with("skipped_unchanged", report.skipped_unchanged)
+        .with("listens", report.listens))
 }

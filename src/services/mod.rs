@@ -6,6 +6,8 @@ pub mod audit;
 pub mod credentials;
 pub mod history;
 pub mod keys;
+pub mod library;
+pub mod library_import;
 pub mod link_flows;
 pub mod links;
 pub mod maintenance;

@@ -4,6 +4,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use secrecy::SecretString;
+
 use crate::app::Core;
 use crate::clients::navidrome::{Credentials, NavidromeError};
 use crate::crypto::registry::NAVIDROME_PASSWORD;
@@ -51,12 +53,10 @@ pub async fn check(
     user_id: UserId,
     username: &str,
 ) -> Result<NavidromeCheck, LinkError> {
-    let Some(stored) = db::credentials::navidrome_password(&core.db, user_id).await? else {
-        return Ok(NavidromeCheck::NoPassword);
-    };
-    let password = match open(core, &NAVIDROME_PASSWORD, &user_id.to_string(), &stored) {
-        Ok(p) => p,
-        Err(f) => return Ok(NavidromeCheck::Failed(f)),
+    let password = match stored_password(core, user_id).await? {
+        None => return Ok(NavidromeCheck::NoPassword),
+        Some(Err(f)) => return Ok(NavidromeCheck::Failed(f)),
+        Some(Ok(p)) => p,
     };
     let creds = Credentials {
         username,
@@ -66,6 +66,23 @@ pub async fn check(
         Ok(()) => NavidromeCheck::Connected,
         Err(e) => NavidromeCheck::Failed(Failure::new(error_code(&e))),
     })
+}
+
+/// The user's stored Navidrome password, opened: `None` when none is stored, a `Failure`
+/// (`NoCredentials`) when it does not decrypt.
+pub async fn stored_password(
+    core: &Core,
+    user_id: UserId,
+) -> Result<Option<Result<SecretString, Failure>>, LinkError> {
+    let Some(stored) = db::credentials::navidrome_password(&core.db, user_id).await? else {
+        return Ok(None);
+    };
+    Ok(Some(open(
+        core,
+        &NAVIDROME_PASSWORD,
+        &user_id.to_string(),
+        &stored,
+    )))
 }
 
 /// The dashboard's Navidrome status, checked at most every `STATUS_TTL`.

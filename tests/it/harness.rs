@@ -308,12 +308,18 @@ impl<'a> Browser<'a> {
         .await
     }
 
-    /// Sign in and assert it worked.
+    /// Sign in and assert it worked. The first sign-in starts the library import; this waits
+    /// for it, so a test's own catalogue rows cannot race with the import.
     pub async fn login_ok(&mut self, user: &str, password: &str) {
         let resp = self.login(user, password).await;
         assert_eq!(resp.status, 303, "login failed: {}", resp.body);
         assert_eq!(resp.location(), Some("/"));
         assert!(self.cookies.contains_key("spotter_token"));
+        spotter::jobs::wait_idle(
+            &self.app.state.core,
+            spotter::domain::jobs::JobName::LibraryImport,
+        )
+        .await;
     }
 
     /// The CSRF token of a signed-in page.

@@ -12,6 +12,7 @@ mod csrf;
 mod history;
 mod hostile_input;
 mod jobs;
+mod library;
 mod link_lastfm;
 mod link_listenbrainz;
 mod link_spotify;

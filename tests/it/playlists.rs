@@ -241,6 +241,8 @@ async fn spotify_playlists_and_liked_songs_are_imported_whole_in_order_and_linke
     }), None).await;
 
     let app = spotify_app(&f).await;
+    // Signed in first: the first sign-in's library import replaces the catalogue.
+    let mut b = sign_in_and_link(&app, &f).await;
     add_track(
         &app,
         "nd-isrc",
@@ -254,7 +256,6 @@ async fn spotify_playlists_and_liked_songs_are_imported_whole_in_order_and_linke
     // Two library tracks share these names: not exact, so not linked.
     add_track(&app, "nd-dup1", "Bee Song", "Bee", None, None).await;
     add_track(&app, "nd-dup2", "Bee Song", "Bee", None, None).await;
-    let mut b = sign_in_and_link(&app, &f).await;
 
     let c = run(&app, JobName::SpotifyPlaylists).await;
     assert_eq!(c["users"], 1, "{c}");
@@ -646,10 +647,25 @@ async fn navidrome_playlists_from_the_peer_link_by_song_id() {
 
     let app = spawn_app(Options::with_peer()).await;
     settle(&app).await;
-    // Only the first song is in Spotter's catalogue (under a different title: the id decides).
-    add_track(&app, &s1, "Catalogue title", "Catalogue artist", None, None).await;
     let mut b = Browser::new(&app);
     b.login_ok(&user, &password).await;
+    // The sign-in imported the peer's catalogue. Keep only the first song in it, under a
+    // different title: the id decides.
+    sqlx::query("DELETE FROM tracks WHERE id <> ?1")
+        .bind(&s1)
+        .execute(&app.state.core.db)
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE tracks SET title = 'Catalogue title', artist = 'Catalogue artist' WHERE id = ?1",
+    )
+    .bind(&s1)
+    .execute(&app.state.core.db)
+    .await
+    .unwrap();
+    if count(&app, "SELECT COUNT(*) FROM tracks").await == 0 {
+        add_track(&app, &s1, "Catalogue title", "Catalogue artist", None, None).await;
+    }
 
     let c = run(&app, JobName::NavidromePlaylists).await;
     let rows: Vec<(i64, Option<String>, Option<String>)> = sqlx::query_as(
