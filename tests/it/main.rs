@@ -8,6 +8,7 @@ mod harness;
 
 mod auth;
 mod callback_fuzz;
+mod crash;
 mod csrf;
 mod history;
 mod hostile_input;
