@@ -2,7 +2,7 @@
 //! (`library_state`) and the listens the import derives from Navidrome's play counts.
 //! Writes go in batches, one transaction each: a batch lands whole or not at all.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::db::Db;
 use crate::domain::ids::UserId;
@@ -193,84 +193,72 @@ pub async fn write_batch(db: &Db, batch: &Batch, pass: i64) -> Result<BatchCount
         .execute(&mut *tx)
         .await?;
     }
-    // The whole batch goes in as one JSON parameter and three statements: one round trip per
-    // statement instead of one or two per track is what makes large imports fast.
-    let rows: Vec<serde_json::Value> = batch
-        .tracks
-        .iter()
-        .map(|t| {
-            serde_json::json!({
-                "id": t.id, "title": t.title,
-                "title_norm": crate::domain::text::normalize(&t.title),
-                "album_id": t.album_id, "album": t.album, "artist_id": t.artist_id,
-                "artist": t.artist, "artist_norm": crate::domain::text::normalize(&t.artist),
-                "track_no": t.track_no, "disc_no": t.disc_no, "year": t.year,
-                "duration_secs": t.duration_secs, "genres": t.genres, "isrc": t.isrc,
-                "mbid": t.mbid, "play_count": t.play_count, "last_played": t.last_played,
-            })
-        })
-        .collect();
-    let rows = serde_json::Value::Array(rows).to_string();
-    let existing = sqlx::query_scalar!(
-        r#"SELECT COUNT(*) AS "n!: i64" FROM tracks
-           WHERE id IN (SELECT json_extract(value, '$.id') FROM json_each(?1))"#,
-        rows
+    let ids: Vec<&str> = batch.tracks.iter().map(|t| t.id.as_str()).collect();
+    let ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".to_owned());
+    let existing: HashSet<String> = sqlx::query_scalar!(
+        r#"SELECT id AS "id!" FROM tracks WHERE id IN (SELECT value FROM json_each(?1))"#,
+        ids
     )
-    .fetch_one(&mut *tx)
-    .await?;
-    // Inserts new tracks and updates changed ones; an unchanged row is left alone (and not
-    // counted by `rows_affected`).
-    let written = sqlx::query!(
-        "INSERT INTO tracks (id, title, title_norm, album_id, album, artist_id, artist,
-             artist_norm, track_no, disc_no, year, duration_secs, genres, isrc, mbid,
-             play_count, last_played, seen_pass)
-         SELECT json_extract(value, '$.id'), json_extract(value, '$.title'),
-             json_extract(value, '$.title_norm'), json_extract(value, '$.album_id'),
-             json_extract(value, '$.album'), json_extract(value, '$.artist_id'),
-             json_extract(value, '$.artist'), json_extract(value, '$.artist_norm'),
-             json_extract(value, '$.track_no'), json_extract(value, '$.disc_no'),
-             json_extract(value, '$.year'), json_extract(value, '$.duration_secs'),
-             json_extract(value, '$.genres'), json_extract(value, '$.isrc'),
-             json_extract(value, '$.mbid'), json_extract(value, '$.play_count'),
-             json_extract(value, '$.last_played'), ?2
-         FROM json_each(?1) WHERE true
-         ON CONFLICT(id) DO UPDATE SET title = excluded.title, title_norm = excluded.title_norm,
-             album_id = excluded.album_id, album = excluded.album,
-             artist_id = excluded.artist_id, artist = excluded.artist,
-             artist_norm = excluded.artist_norm, track_no = excluded.track_no,
-             disc_no = excluded.disc_no, year = excluded.year,
-             duration_secs = excluded.duration_secs, genres = excluded.genres,
-             isrc = excluded.isrc, mbid = excluded.mbid, play_count = excluded.play_count,
-             last_played = excluded.last_played, seen_pass = excluded.seen_pass
-         WHERE (tracks.title, tracks.album_id, tracks.album, tracks.artist_id, tracks.artist,
-                tracks.track_no, tracks.disc_no, tracks.year, tracks.duration_secs,
-                tracks.genres, tracks.isrc, tracks.mbid, tracks.play_count, tracks.last_played)
-            IS NOT (excluded.title, excluded.album_id, excluded.album, excluded.artist_id,
-                excluded.artist, excluded.track_no, excluded.disc_no, excluded.year,
-                excluded.duration_secs, excluded.genres, excluded.isrc, excluded.mbid,
-                excluded.play_count, excluded.last_played)",
-        rows,
-        pass
-    )
-    .execute(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?
-    .rows_affected();
-    // Unchanged tracks were seen too.
-    sqlx::query!(
-        "UPDATE tracks SET seen_pass = ?1
-         WHERE seen_pass <> ?1 AND id IN (SELECT json_extract(value, '$.id') FROM json_each(?2))",
-        pass,
-        rows
-    )
-    .execute(&mut *tx)
-    .await?;
-    let total = u64::try_from(batch.tracks.len()).unwrap_or(u64::MAX);
-    let existing = u64::try_from(existing).unwrap_or(0).min(total);
-    let added = total - existing;
-    let updated = written.saturating_sub(added).min(existing);
-    counts.added += added;
-    counts.updated += updated;
-    counts.unchanged += existing - updated;
+    .into_iter()
+    .collect();
+    for t in &batch.tracks {
+        let title_norm = crate::domain::text::normalize(&t.title);
+        let artist_norm = crate::domain::text::normalize(&t.artist);
+        let changed = sqlx::query!(
+            "INSERT INTO tracks (id, title, title_norm, album_id, album, artist_id, artist,
+                 artist_norm, track_no, disc_no, year, duration_secs, genres, isrc, mbid,
+                 play_count, last_played, seen_pass)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+             ON CONFLICT(id) DO UPDATE SET title = excluded.title, title_norm = excluded.title_norm,
+                 album_id = excluded.album_id, album = excluded.album,
+                 artist_id = excluded.artist_id, artist = excluded.artist,
+                 artist_norm = excluded.artist_norm, track_no = excluded.track_no,
+                 disc_no = excluded.disc_no, year = excluded.year,
+                 duration_secs = excluded.duration_secs, genres = excluded.genres,
+                 isrc = excluded.isrc, mbid = excluded.mbid, play_count = excluded.play_count,
+                 last_played = excluded.last_played, seen_pass = excluded.seen_pass
+             WHERE (tracks.title, tracks.album_id, tracks.album, tracks.artist_id, tracks.artist,
+                    tracks.track_no, tracks.disc_no, tracks.year, tracks.duration_secs,
+                    tracks.genres, tracks.isrc, tracks.mbid, tracks.play_count, tracks.last_played)
+                IS NOT (excluded.title, excluded.album_id, excluded.album, excluded.artist_id,
+                    excluded.artist, excluded.track_no, excluded.disc_no, excluded.year,
+                    excluded.duration_secs, excluded.genres, excluded.isrc, excluded.mbid,
+                    excluded.play_count, excluded.last_played)",
+            t.id,
+            t.title,
+            title_norm,
+            t.album_id,
+            t.album,
+            t.artist_id,
+            t.artist,
+            artist_norm,
+            t.track_no,
+            t.disc_no,
+            t.year,
+            t.duration_secs,
+            t.genres,
+            t.isrc,
+            t.mbid,
+            t.play_count,
+            t.last_played,
+            pass
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if !existing.contains(&t.id) {
+            counts.added += 1;
+        } else if changed > 0 {
+            counts.updated += 1;
+        } else {
+            counts.unchanged += 1;
+            sqlx::query!("UPDATE tracks SET seen_pass = ?1 WHERE id = ?2", pass, t.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
     for a in &batch.albums {
         let norm = crate::domain::text::normalize(&a.name);
         sqlx::query!(
