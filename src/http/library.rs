@@ -12,11 +12,10 @@ use crate::db::library::{AlbumItem, ArtistItem, TrackItem};
 use crate::domain::jobs::{JobName, Trigger};
 use crate::http::error::{AppError, AppResult};
 use crate::http::format::{human_time, iso_time};
-use crate::http::notices::{Code, redirect_with_notice};
+use crate::http::notices::{Code, RunNotice, redirect_with_notice};
 use crate::http::pages::{PageCtx, render};
 use crate::http::session::CurrentUser;
 use crate::http::state::AppState;
-use crate::jobs::TriggerError;
 use crate::services::library;
 
 pub fn router() -> Router<AppState> {
@@ -29,32 +28,12 @@ pub fn router() -> Router<AppState> {
 
 const PAGE: &str = "/library";
 
-/// Notices of the Library page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LibraryNotice {
-    Started,
-    AlreadyRunning,
-    ShuttingDown,
-}
-
-impl Code for LibraryNotice {
-    const ALL: &'static [Self] = &[Self::Started, Self::AlreadyRunning, Self::ShuttingDown];
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Started => "started",
-            Self::AlreadyRunning => "already-running",
-            Self::ShuttingDown => "shutting-down",
-        }
-    }
-}
-
-impl LibraryNotice {
-    pub fn text(self) -> &'static str {
-        match self {
-            Self::Started => "The library sync started. Refresh to see its result.",
-            Self::AlreadyRunning => "A library sync is already running.",
-            Self::ShuttingDown => "The server is shutting down; try again after it restarts.",
-        }
+/// How the Library page words a "Sync now" result.
+fn notice_text(notice: RunNotice) -> &'static str {
+    match notice {
+        RunNotice::Started => "The library sync started. Refresh to see its result.",
+        RunNotice::AlreadyRunning => "A library sync is already running.",
+        RunNotice::ShuttingDown => "The server is shutting down; try again after it restarts.",
     }
 }
 
@@ -152,8 +131,8 @@ async fn library_page(
         notice: q
             .notice
             .as_deref()
-            .and_then(LibraryNotice::parse)
-            .map(LibraryNotice::text),
+            .and_then(RunNotice::parse)
+            .map(notice_text),
         query,
         completed: o.state.completed_at.map(|t| (human_time(t), iso_time(t))),
         checked: o.state.checked_at.map(|t| (human_time(t), iso_time(t))),
@@ -175,14 +154,8 @@ async fn library_page(
 }
 
 async fn sync_now(State(state): State<AppState>, _user: CurrentUser) -> AppResult<Response> {
-    let notice =
-        match crate::jobs::trigger(&state.core, JobName::LibraryImport, Trigger::Manual).await {
-            Ok(_) => LibraryNotice::Started,
-            Err(TriggerError::AlreadyRunning { .. }) => LibraryNotice::AlreadyRunning,
-            Err(TriggerError::ShuttingDown) => LibraryNotice::ShuttingDown,
-            Err(TriggerError::Db(e)) => return Err(AppError::Db(e)),
-            Err(TriggerError::UnknownJob) => return Err(AppError::NotFound),
-        };
+    let result = crate::jobs::trigger(&state.core, JobName::LibraryImport, Trigger::Manual).await;
+    let notice = RunNotice::after_trigger(result)?;
     Ok(redirect_with_notice(PAGE, notice))
 }
 
@@ -240,9 +213,10 @@ mod tests {
 
     #[test]
     fn notices_round_trip() {
-        for c in LibraryNotice::ALL {
-            assert_eq!(LibraryNotice::parse(c.as_str()), Some(*c));
+        for c in RunNotice::ALL {
+            assert_eq!(RunNotice::parse(c.as_str()), Some(*c));
+            assert!(!notice_text(*c).is_empty());
         }
-        assert_eq!(LibraryNotice::parse("<x>"), None);
+        assert_eq!(RunNotice::parse("<x>"), None);
     }
 }

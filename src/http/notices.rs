@@ -6,6 +6,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::domain::link_health::ErrorCode;
 use crate::domain::provider::Provider;
+use crate::http::error::AppError;
+use crate::jobs::TriggerError;
 use crate::services::link_flows::Refusal;
 
 /// A code that can be put in and read back from a query string.
@@ -68,6 +70,38 @@ impl SecurityNotice {
             Self::Revoked => "The session was revoked.",
             Self::RevokedOthers => "All other sessions were signed out.",
             Self::NotFound => "That session no longer exists.",
+        }
+    }
+}
+
+/// What a "Run now" / "Sync now" button did. Each page words it its own way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunNotice {
+    Started,
+    AlreadyRunning,
+    ShuttingDown,
+}
+
+impl Code for RunNotice {
+    const ALL: &'static [Self] = &[Self::Started, Self::AlreadyRunning, Self::ShuttingDown];
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Started => "started",
+            Self::AlreadyRunning => "already-running",
+            Self::ShuttingDown => "shutting-down",
+        }
+    }
+}
+
+impl RunNotice {
+    /// The notice for a trigger's result; an unknown job is a 404, a storage failure an error.
+    pub fn after_trigger(result: Result<i64, TriggerError>) -> Result<Self, AppError> {
+        match result {
+            Ok(_) => Ok(Self::Started),
+            Err(TriggerError::AlreadyRunning { .. }) => Ok(Self::AlreadyRunning),
+            Err(TriggerError::ShuttingDown) => Ok(Self::ShuttingDown),
+            Err(TriggerError::UnknownJob) => Err(AppError::NotFound),
+            Err(TriggerError::Db(e)) => Err(AppError::Db(e)),
         }
     }
 }
@@ -214,6 +248,7 @@ mod tests {
     #[test]
     fn every_code_round_trips_and_unknown_codes_are_refused() {
         round_trips::<LoginNotice>();
+        round_trips::<RunNotice>();
         round_trips::<SecurityNotice>();
         round_trips::<ProvidersNotice>();
         round_trips::<Refusal>();

@@ -14,11 +14,11 @@ use crate::app::Core;
 use crate::domain::jobs::{JobName, Outcome, Trigger};
 use crate::http::error::{AppError, AppResult};
 use crate::http::format::{human_time, iso_time};
-use crate::http::notices::{Code, redirect_with_notice};
+use crate::http::notices::{Code, RunNotice, redirect_with_notice};
 use crate::http::pages::{PageCtx, render};
 use crate::http::session::CurrentUser;
 use crate::http::state::AppState;
-use crate::jobs::{self, TriggerError};
+use crate::jobs;
 
 pub const PAGE: &str = "/preferences/tasks";
 
@@ -28,34 +28,14 @@ pub fn router() -> Router<AppState> {
         .route("/preferences/tasks/{job}/run", post(run_now))
 }
 
-/// Notices of the Tasks page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TasksNotice {
-    Started,
-    AlreadyRunning,
-    ShuttingDown,
-}
-
-impl Code for TasksNotice {
-    const ALL: &'static [Self] = &[Self::Started, Self::AlreadyRunning, Self::ShuttingDown];
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Started => "started",
-            Self::AlreadyRunning => "already-running",
-            Self::ShuttingDown => "shutting-down",
+/// How the Tasks page words a "Run now" result.
+fn notice_text(notice: RunNotice) -> &'static str {
+    match notice {
+        RunNotice::Started => "The task was started. Its progress shows below.",
+        RunNotice::AlreadyRunning => {
+            "That task is already running; it was not started a second time. Its progress shows below."
         }
-    }
-}
-
-impl TasksNotice {
-    fn text(self) -> &'static str {
-        match self {
-            Self::Started => "The task was started. Its progress shows below.",
-            Self::AlreadyRunning => {
-                "That task is already running; it was not started a second time. Its progress shows below."
-            }
-            Self::ShuttingDown => "The server is shutting down; no new task can start now.",
-        }
+        RunNotice::ShuttingDown => "The server is shutting down; no new task can start now.",
     }
 }
 
@@ -202,8 +182,8 @@ async fn tasks_page(
         notice: q
             .notice
             .as_deref()
-            .and_then(TasksNotice::parse)
-            .map(TasksNotice::text),
+            .and_then(RunNotice::parse)
+            .map(notice_text),
         jobs,
         runs,
         ctx: PageCtx::signed_in(user.username, user.csrf_token, "tasks"),
@@ -217,14 +197,7 @@ async fn run_now(
     Path(job): Path<String>,
 ) -> AppResult<Response> {
     let name = JobName::parse(&job).ok_or(AppError::NotFound)?;
-    let notice = match jobs::trigger(&core, name, Trigger::Manual).await {
-        Ok(_) => TasksNotice::Started,
-        Err(TriggerError::AlreadyRunning { .. }) => TasksNotice::AlreadyRunning,
-        Err(TriggerError::ShuttingDown) => TasksNotice::ShuttingDown,
-        // Known by name but not registered here (a job this configuration does not run).
-        Err(TriggerError::UnknownJob) => return Err(AppError::NotFound),
-        Err(TriggerError::Db(e)) => return Err(e.into()),
-    };
+    let notice = RunNotice::after_trigger(jobs::trigger(&core, name, Trigger::Manual).await)?;
     Ok(redirect_with_notice(PAGE, notice))
 }
 
