@@ -205,10 +205,17 @@ async fn login(
         session.ttl_secs,
     ));
     clear_cookie(state.config(), &cookies, PRE_SESSION_COOKIE);
-    // The first sign-in starts the first catalogue import (already running is fine).
+    // The first sign-in starts the first catalogue import. A run already going (the startup
+    // one) may have had no account to read with, so another follows it.
     if services::library_import::never_imported(&state.core).await? {
-        match crate::jobs::trigger(&state.core, JobName::LibraryImport, Trigger::Startup).await {
-            Ok(_) | Err(TriggerError::AlreadyRunning { .. } | TriggerError::ShuttingDown) => {}
+        let result = crate::jobs::trigger_after_current(
+            &state.core,
+            JobName::LibraryImport,
+            Trigger::Startup,
+        )
+        .await;
+        match result {
+            Ok(_) | Err(TriggerError::ShuttingDown) => {}
             Err(e) => tracing::warn!(error = %e, "the first library import did not start"),
         }
     }

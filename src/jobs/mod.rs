@@ -91,6 +91,8 @@ struct Running {
     trigger: Trigger,
     progress: Arc<Mutex<Progress>>,
     done: watch::Receiver<bool>,
+    /// Asked for while this run was going: run once more when it ends.
+    run_again: Option<Trigger>,
 }
 
 struct Inner {
@@ -257,6 +259,45 @@ pub enum TriggerError {
 
 /// Start a run of `name` now, unless one is running; the new run's id.
 pub async fn trigger(core: &Core, name: JobName, trigger: Trigger) -> Result<i64, TriggerError> {
+    start(core, name, trigger, IfRunning::Refuse).await
+}
+
+/// What `trigger_after_current` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Started {
+    /// A run started now, with this id.
+    Now(i64),
+    /// A run is in progress; another starts as soon as it ends.
+    AfterCurrent,
+}
+
+/// Start a run of `name` now, or, when one is running, right after it ends. For callers whose
+/// new data the current run may already have missed (the first sign-in during the startup
+/// import: that run had no account to read with).
+pub async fn trigger_after_current(
+    core: &Core,
+    name: JobName,
+    trigger: Trigger,
+) -> Result<Started, TriggerError> {
+    match start(core, name, trigger, IfRunning::RunAgain).await {
+        Ok(id) => Ok(Started::Now(id)),
+        Err(TriggerError::AlreadyRunning { .. }) => Ok(Started::AfterCurrent),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum IfRunning {
+    Refuse,
+    RunAgain,
+}
+
+async fn start(
+    core: &Core,
+    name: JobName,
+    trigger: Trigger,
+    if_running: IfRunning,
+) -> Result<i64, TriggerError> {
     let jobs = &core.jobs;
     if jobs.is_closing() {
         return Err(TriggerError::ShuttingDown);
@@ -268,7 +309,10 @@ pub async fn trigger(core: &Core, name: JobName, trigger: Trigger) -> Result<i64
     {
         // Claim the job before any await, so two triggers at once cannot both start it.
         let mut running = lock(&jobs.0.running);
-        if let Some(r) = running.get(&name) {
+        if let Some(r) = running.get_mut(&name) {
+            if if_running == IfRunning::RunAgain {
+                r.run_again = Some(trigger);
+            }
             return Err(TriggerError::AlreadyRunning { run_id: r.run_id });
         }
         running.insert(
@@ -279,17 +323,74 @@ pub async fn trigger(core: &Core, name: JobName, trigger: Trigger) -> Result<i64
                 trigger,
                 progress: Arc::clone(&progress),
                 done: done_rx,
+                run_again: None,
             },
         );
     }
-    let run_id = match db::job_runs::start(&core.db, name, trigger, started_at).await {
+    let run_id = match record_start(core, name, trigger, started_at).await {
         Ok(id) => id,
         Err(e) => {
             lock(&jobs.0.running).remove(&name);
             return Err(e.into());
         }
     };
-    if let Some(r) = lock(&jobs.0.running).get_mut(&name) {
+    let core = core.clone();
+    jobs.0.tracker.spawn(async move {
+        let (mut run_id, mut spec, mut progress) = (run_id, spec, progress);
+        loop {
+            let ended = run_once(&core, &spec, run_id, progress).await;
+            // The claim is released and a queued follow-up taken under one lock, so a
+            // trigger can neither slip in between nor be lost.
+            let follow_up = {
+                let mut running = lock(&core.jobs.0.running);
+                match running.get_mut(&name).and_then(|r| r.run_again.take()) {
+                    Some(t) if !core.jobs.is_closing() => {
+                        let started_at = core.clock.now();
+                        let next_progress = Arc::new(Mutex::new(Progress::default()));
+                        if let Some(r) = running.get_mut(&name) {
+                            r.run_id = 0;
+                            r.started_at = started_at;
+                            r.trigger = t;
+                            r.progress = Arc::clone(&next_progress);
+                        }
+                        Some((t, started_at, next_progress))
+                    }
+                    _ => {
+                        running.remove(&name);
+                        None
+                    }
+                }
+            };
+            ended.announce(&core, name, run_id);
+            let Some((t, started_at, next_progress)) = follow_up else {
+                break;
+            };
+            let next_spec = core.jobs.spec(name).unwrap_or(spec);
+            match record_start(&core, name, t, started_at).await {
+                Ok(id) => {
+                    (run_id, spec, progress) = (id, next_spec, next_progress);
+                }
+                Err(e) => {
+                    tracing::error!(job = name.as_str(), error = %e, "recording a follow-up run failed");
+                    lock(&core.jobs.0.running).remove(&name);
+                    break;
+                }
+            }
+        }
+        let _ = done_tx.send(true);
+    });
+    Ok(run_id)
+}
+
+/// Write the run's row, note its id in the claim, and announce it.
+async fn record_start(
+    core: &Core,
+    name: JobName,
+    trigger: Trigger,
+    started_at: i64,
+) -> Result<i64, sqlx::Error> {
+    let run_id = db::job_runs::start(&core.db, name, trigger, started_at).await?;
+    if let Some(r) = lock(&core.jobs.0.running).get_mut(&name) {
         r.run_id = run_id;
     }
     publish(&core.events, name, run_id, "started", &[], None);
@@ -299,49 +400,82 @@ pub async fn trigger(core: &Core, name: JobName, trigger: Trigger) -> Result<i64
         trigger = trigger.as_str(),
         "job started"
     );
+    Ok(run_id)
+}
 
+/// How a run ended, announced once its claim is settled.
+struct Ended {
+    outcome: Outcome,
+    counts: Counts,
+}
+
+impl Ended {
+    fn announce(&self, core: &Core, name: JobName, run_id: i64) {
+        let numbers: Vec<(&'static str, u64)> = self.counts.iter().collect();
+        publish(
+            &core.events,
+            name,
+            run_id,
+            "finished",
+            &numbers,
+            Some(self.outcome),
+        );
+        tracing::info!(
+            job = name.as_str(),
+            run_id,
+            outcome = self.outcome.as_str(),
+            "job finished"
+        );
+    }
+}
+
+/// Run the body once and record how it ended.
+async fn run_once(
+    core: &Core,
+    spec: &JobSpec,
+    run_id: i64,
+    progress: Arc<Mutex<Progress>>,
+) -> Ended {
+    let name = spec.name;
     let ctx = RunContext {
         run_id,
         job: name,
         events: core.events.clone(),
         progress,
-        cancel: jobs.0.cancel.clone(),
+        cancel: core.jobs.0.cancel.clone(),
     };
     let body = (spec.body)(core.clone(), ctx);
-    let core = core.clone();
-    jobs.0.tracker.spawn(async move {
-        let cancel = core.jobs.0.cancel.clone();
-        let result = tokio::select! {
-            r = body => Some(r),
-            () = cancel.cancelled() => None,
-        };
-        let (outcome, counts, error) = match result {
-            Some(Ok(counts)) => (Outcome::Ok, counts, ""),
-            Some(Err(e)) => {
-                tracing::warn!(job = name.as_str(), run_id, error = format!("{:#}", e.cause), "job failed");
-                (Outcome::Failed, Counts::new(), e.message)
-            }
-            None => (Outcome::Cancelled, Counts::new(), "stopped at shutdown"),
-        };
-        if let Err(e) = db::job_runs::finish(
-            &core.db,
-            run_id,
-            outcome,
-            &counts.to_json(),
-            error,
-            core.clock.now(),
-        )
-        .await
-        {
-            tracing::error!(job = name.as_str(), run_id, error = %e, "recording the end of a job run failed");
+    let cancel = core.jobs.0.cancel.clone();
+    let result = tokio::select! {
+        r = body => Some(r),
+        () = cancel.cancelled() => None,
+    };
+    let (outcome, counts, error) = match result {
+        Some(Ok(counts)) => (Outcome::Ok, counts, ""),
+        Some(Err(e)) => {
+            tracing::warn!(
+                job = name.as_str(),
+                run_id,
+                error = format!("{:#}", e.cause),
+                "job failed"
+            );
+            (Outcome::Failed, Counts::new(), e.message)
         }
-        lock(&core.jobs.0.running).remove(&name);
-        let numbers: Vec<(&'static str, u64)> = counts.iter().collect();
-        publish(&core.events, name, run_id, "finished", &numbers, Some(outcome));
-        tracing::info!(job = name.as_str(), run_id, outcome = outcome.as_str(), "job finished");
-        let _ = done_tx.send(true);
-    });
-    Ok(run_id)
+        None => (Outcome::Cancelled, Counts::new(), "stopped at shutdown"),
+    };
+    if let Err(e) = db::job_runs::finish(
+        &core.db,
+        run_id,
+        outcome,
+        &counts.to_json(),
+        error,
+        core.clock.now(),
+    )
+    .await
+    {
+        tracing::error!(job = name.as_str(), run_id, error = %e, "recording the end of a job run failed");
+    }
+    Ended { outcome, counts }
 }
 
 /// Wait until the current run of `name` (if any) has finished and been recorded.

@@ -92,6 +92,46 @@ async fn a_job_triggered_twice_at_once_runs_once() {
 }
 
 #[tokio::test]
+async fn a_run_asked_for_during_a_run_follows_it_once() {
+    let app = spawn_app(Options::with_peer()).await;
+    let core = &app.state.core;
+    jobs::wait_idle(core, JobName::Maintenance).await;
+    let gate = Arc::new(Semaphore::new(0));
+    gated_maintenance(core, Arc::clone(&gate));
+    let before = count(&app, "SELECT COUNT(*) FROM job_runs").await;
+
+    let first = jobs::trigger(core, JobName::Maintenance, Trigger::Manual)
+        .await
+        .unwrap();
+    // Two asks while it runs make one follow-up, not two.
+    for _ in 0..2 {
+        let queued = jobs::trigger_after_current(core, JobName::Maintenance, Trigger::Startup)
+            .await
+            .unwrap();
+        assert_eq!(queued, jobs::Started::AfterCurrent);
+    }
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM job_runs").await,
+        before + 1
+    );
+
+    gate.add_permits(2);
+    jobs::wait_idle(core, JobName::Maintenance).await;
+    assert_eq!(outcome_of(&app, first).await, "ok");
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM job_runs").await,
+        before + 2
+    );
+    let follow_up = count(
+        &app,
+        &format!("SELECT COUNT(*) FROM job_runs WHERE id > {first} AND job = 'maintenance' AND outcome = 'ok' AND trigger = 'startup'"),
+    )
+    .await;
+    assert_eq!(follow_up, 1);
+    assert!(core.jobs.running(JobName::Maintenance).is_none());
+}
+
+#[tokio::test]
 async fn shutdown_cancels_a_long_run_at_the_deadline_and_records_it() {
     let app = spawn_app(Options::with_peer()).await;
     let core = &app.state.core;
