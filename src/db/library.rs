@@ -170,6 +170,152 @@ pub struct BatchCounts {
     pub listens: u64,
 }
 
+/// New tracks per multi-row insert. A statement's round trip through the driver costs more
+/// than SQLite's own work for one row, so new rows go in many to a statement.
+const INSERT_ROWS: usize = 16;
+
+/// A track about to be inserted, with its normalised keys.
+struct NewTrack<'a> {
+    track: &'a TrackRow,
+    title_norm: String,
+    artist_norm: String,
+}
+
+impl<'a> NewTrack<'a> {
+    fn of(track: &'a TrackRow) -> Self {
+        Self {
+            track,
+            title_norm: crate::domain::text::normalize(&track.title),
+            artist_norm: crate::domain::text::normalize(&track.artist),
+        }
+    }
+}
+
+/// The stored columns an import compares, to tell a changed track from an unchanged one.
+struct StoredTrack {
+    id: String,
+    title: String,
+    album_id: Option<String>,
+    album: String,
+    artist_id: Option<String>,
+    artist: String,
+    track_no: Option<i64>,
+    disc_no: Option<i64>,
+    year: Option<i64>,
+    duration_secs: Option<i64>,
+    genres: String,
+    isrc: Option<String>,
+    mbid: Option<String>,
+    play_count: i64,
+    last_played: Option<i64>,
+}
+
+impl StoredTrack {
+    fn same_as(&self, t: &TrackRow) -> bool {
+        self.title == t.title
+            && self.album_id.as_deref() == Some(t.album_id.as_str())
+            && self.album == t.album
+            && self.artist_id == t.artist_id
+            && self.artist == t.artist
+            && self.track_no == t.track_no
+            && self.disc_no == t.disc_no
+            && self.year == t.year
+            && self.duration_secs == t.duration_secs
+            && self.genres == t.genres
+            && self.isrc == t.isrc
+            && self.mbid == t.mbid
+            && self.play_count == t.play_count
+            && self.last_played == t.last_played
+    }
+}
+
+/// Insert `INSERT_ROWS` new tracks in one statement (the indices list them).
+macro_rules! insert_tracks_many {
+    ($conn:expr, $rows:expr, $pass:expr; $($i:literal)+) => {
+        sqlx::query!(
+            "INSERT INTO tracks (id, title, title_norm, album_id, album, artist_id, artist,
+                 artist_norm, track_no, disc_no, year, duration_secs, genres, isrc, mbid,
+                 play_count, last_played, seen_pass) VALUES "
+                + "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?), (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?),"
+                + "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?), (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?),"
+                + "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?), (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?),"
+                + "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?), (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?),"
+                + "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?), (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?),"
+                + "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?), (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?),"
+                + "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?), (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?),"
+                + "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?), (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            $(
+                $rows[$i].track.id,
+                $rows[$i].track.title,
+                $rows[$i].title_norm,
+                $rows[$i].track.album_id,
+                $rows[$i].track.album,
+                $rows[$i].track.artist_id,
+                $rows[$i].track.artist,
+                $rows[$i].artist_norm,
+                $rows[$i].track.track_no,
+                $rows[$i].track.disc_no,
+                $rows[$i].track.year,
+                $rows[$i].track.duration_secs,
+                $rows[$i].track.genres,
+                $rows[$i].track.isrc,
+                $rows[$i].track.mbid,
+                $rows[$i].track.play_count,
+                $rows[$i].track.last_played,
+                $pass,
+            )+
+        )
+        .execute($conn)
+        .await
+    };
+}
+
+/// Insert or update one track; true when a stored row changed or a new one was written.
+async fn upsert_track(
+    tx: &mut sqlx::SqliteConnection,
+    t: &TrackRow,
+    pass: i64,
+) -> Result<bool, sqlx::Error> {
+    let title_norm = crate::domain::text::normalize(&t.title);
+    let artist_norm = crate::domain::text::normalize(&t.artist);
+    let changed = sqlx::query!(
+        "INSERT INTO tracks (id, title, title_norm, album_id, album, artist_id, artist,
+             artist_norm, track_no, disc_no, year, duration_secs, genres, isrc, mbid,
+             play_count, last_played, seen_pass)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+         ON CONFLICT(id) DO UPDATE SET title = excluded.title, title_norm = excluded.title_norm,
+             album_id = excluded.album_id, album = excluded.album,
+             artist_id = excluded.artist_id, artist = excluded.artist,
+             artist_norm = excluded.artist_norm, track_no = excluded.track_no,
+             disc_no = excluded.disc_no, year = excluded.year,
+             duration_secs = excluded.duration_secs, genres = excluded.genres,
+             isrc = excluded.isrc, mbid = excluded.mbid, play_count = excluded.play_count,
+             last_played = excluded.last_played, seen_pass = excluded.seen_pass",
+        t.id,
+        t.title,
+        title_norm,
+        t.album_id,
+        t.album,
+        t.artist_id,
+        t.artist,
+        artist_norm,
+        t.track_no,
+        t.disc_no,
+        t.year,
+        t.duration_secs,
+        t.genres,
+        t.isrc,
+        t.mbid,
+        t.play_count,
+        t.last_played,
+        pass
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    Ok(changed > 0)
+}
+
 /// Write a batch in one transaction, stamping every row it holds (and every track of an
 /// unchanged album) with `pass`.
 pub async fn write_batch(db: &Db, batch: &Batch, pass: i64) -> Result<BatchCounts, sqlx::Error> {
@@ -195,69 +341,69 @@ pub async fn write_batch(db: &Db, batch: &Batch, pass: i64) -> Result<BatchCount
     }
     let ids: Vec<&str> = batch.tracks.iter().map(|t| t.id.as_str()).collect();
     let ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".to_owned());
-    let existing: HashSet<String> = sqlx::query_scalar!(
-        r#"SELECT id AS "id!" FROM tracks WHERE id IN (SELECT value FROM json_each(?1))"#,
+    let stored: HashMap<String, StoredTrack> = sqlx::query_as!(
+        StoredTrack,
+        r#"SELECT id AS "id!", title, album_id, album, artist_id, artist, track_no, disc_no, year,
+                  duration_secs, genres, isrc, mbid, play_count, last_played
+           FROM tracks WHERE id IN (SELECT value FROM json_each(?1))"#,
         ids
     )
     .fetch_all(&mut *tx)
     .await?
     .into_iter()
+    .map(|t| (t.id.clone(), t))
     .collect();
+
+    // Sort the batch by what each row needs: new rows go in many to a statement, changed rows
+    // one by one, unchanged rows are only stamped, all at once.
+    let mut new_rows: Vec<NewTrack<'_>> = Vec::new();
+    let mut one_by_one: Vec<&TrackRow> = Vec::new();
+    let mut unchanged: Vec<&str> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::with_capacity(batch.tracks.len());
     for t in &batch.tracks {
-        let title_norm = crate::domain::text::normalize(&t.title);
-        let artist_norm = crate::domain::text::normalize(&t.artist);
-        let changed = sqlx::query!(
-            "INSERT INTO tracks (id, title, title_norm, album_id, album, artist_id, artist,
-                 artist_norm, track_no, disc_no, year, duration_secs, genres, isrc, mbid,
-                 play_count, last_played, seen_pass)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
-             ON CONFLICT(id) DO UPDATE SET title = excluded.title, title_norm = excluded.title_norm,
-                 album_id = excluded.album_id, album = excluded.album,
-                 artist_id = excluded.artist_id, artist = excluded.artist,
-                 artist_norm = excluded.artist_norm, track_no = excluded.track_no,
-                 disc_no = excluded.disc_no, year = excluded.year,
-                 duration_secs = excluded.duration_secs, genres = excluded.genres,
-                 isrc = excluded.isrc, mbid = excluded.mbid, play_count = excluded.play_count,
-                 last_played = excluded.last_played, seen_pass = excluded.seen_pass
-             WHERE (tracks.title, tracks.album_id, tracks.album, tracks.artist_id, tracks.artist,
-                    tracks.track_no, tracks.disc_no, tracks.year, tracks.duration_secs,
-                    tracks.genres, tracks.isrc, tracks.mbid, tracks.play_count, tracks.last_played)
-                IS NOT (excluded.title, excluded.album_id, excluded.album, excluded.artist_id,
-                    excluded.artist, excluded.track_no, excluded.disc_no, excluded.year,
-                    excluded.duration_secs, excluded.genres, excluded.isrc, excluded.mbid,
-                    excluded.play_count, excluded.last_played)",
-            t.id,
-            t.title,
-            title_norm,
-            t.album_id,
-            t.album,
-            t.artist_id,
-            t.artist,
-            artist_norm,
-            t.track_no,
-            t.disc_no,
-            t.year,
-            t.duration_secs,
-            t.genres,
-            t.isrc,
-            t.mbid,
-            t.play_count,
-            t.last_played,
-            pass
+        if !seen.insert(t.id.as_str()) {
+            // The same id twice in one batch: the later copy wins through the upsert.
+            one_by_one.push(t);
+            continue;
+        }
+        match stored.get(&t.id) {
+            None => new_rows.push(NewTrack::of(t)),
+            Some(s) if s.same_as(t) => unchanged.push(t.id.as_str()),
+            Some(_) => one_by_one.push(t),
+        }
+    }
+
+    let mut chunks = new_rows.chunks_exact(INSERT_ROWS);
+    for rows in &mut chunks {
+        insert_tracks_many!(&mut *tx, rows, pass; 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15)?;
+    }
+    for row in chunks.remainder() {
+        upsert_track(&mut tx, row.track, pass).await?;
+    }
+    counts.added += new_rows.len() as u64;
+
+    for t in one_by_one {
+        if stored.contains_key(&t.id) {
+            if upsert_track(&mut tx, t, pass).await? {
+                counts.updated += 1;
+            } else {
+                counts.unchanged += 1;
+            }
+        } else {
+            upsert_track(&mut tx, t, pass).await?;
+        }
+    }
+
+    if !unchanged.is_empty() {
+        let ids = serde_json::to_string(&unchanged).unwrap_or_else(|_| "[]".to_owned());
+        sqlx::query!(
+            "UPDATE tracks SET seen_pass = ?1 WHERE id IN (SELECT value FROM json_each(?2))",
+            pass,
+            ids
         )
         .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if !existing.contains(&t.id) {
-            counts.added += 1;
-        } else if changed > 0 {
-            counts.updated += 1;
-        } else {
-            counts.unchanged += 1;
-            sqlx::query!("UPDATE tracks SET seen_pass = ?1 WHERE id = ?2", pass, t.id)
-                .execute(&mut *tx)
-                .await?;
-        }
+        .await?;
+        counts.unchanged += unchanged.len() as u64;
     }
     for a in &batch.albums {
         let norm = crate::domain::text::normalize(&a.name);
@@ -572,4 +718,87 @@ pub async fn search(db: &Db, norm: &str, limit: i64) -> Result<SearchHits, sqlx:
         albums,
         tracks,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn track(i: usize) -> TrackRow {
+        TrackRow {
+            id: format!("t{i}"),
+            title: format!("Sóng {i} (Live)"),
+            album_id: "al1".to_owned(),
+            album: "Album".to_owned(),
+            artist_id: Some("ar1".to_owned()),
+            artist: "The Ärtist".to_owned(),
+            track_no: Some(i as i64),
+            disc_no: Some(1),
+            year: Some(2001),
+            duration_secs: Some(200),
+            genres: r#"["Rock"]"#.to_owned(),
+            isrc: (i % 2 == 0).then(|| format!("ISRC{i}")),
+            mbid: None,
+            play_count: 0,
+            last_played: None,
+        }
+    }
+
+    async fn db() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let db = crate::db::connect_and_migrate(&url).await.unwrap();
+        (dir, db)
+    }
+
+    fn batch(tracks: Vec<TrackRow>) -> Batch {
+        Batch {
+            tracks,
+            ..Batch::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn new_changed_unchanged_and_repeated_tracks_are_told_apart() {
+        let (_dir, db) = db().await;
+        // 37 = two full multi-row statements and a remainder; one id twice.
+        let mut tracks: Vec<TrackRow> = (0..37).map(track).collect();
+        let mut repeat = track(5);
+        repeat.title = "Second copy".to_owned();
+        tracks.push(repeat);
+        let first = write_batch(&db, &batch(tracks.clone()), 1).await.unwrap();
+        assert_eq!((first.added, first.updated, first.unchanged), (37, 0, 0));
+        let stored = sqlx::query!(
+            r#"SELECT title, title_norm, artist_norm, isrc, seen_pass FROM tracks WHERE id = 't20'"#
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        assert_eq!(stored.title, "Sóng 20 (Live)");
+        assert_eq!(stored.title_norm, "song 20 live");
+        assert_eq!(stored.artist_norm, "the artist");
+        assert_eq!(stored.isrc.as_deref(), Some("ISRC20"));
+        assert_eq!(stored.seen_pass, 1);
+        let repeated = sqlx::query_scalar!("SELECT title FROM tracks WHERE id = 't5'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        assert_eq!(repeated, "Second copy", "the later copy in a batch wins");
+
+        tracks.pop();
+        tracks[5].title = "Second copy".to_owned();
+        let second = write_batch(&db, &batch(tracks.clone()), 2).await.unwrap();
+        assert_eq!((second.added, second.updated, second.unchanged), (0, 0, 37));
+
+        tracks[30].play_count = 3;
+        tracks.push(track(99));
+        let third = write_batch(&db, &batch(tracks), 3).await.unwrap();
+        assert_eq!((third.added, third.updated, third.unchanged), (1, 1, 36));
+        let old_pass = sqlx::query_scalar!("SELECT COUNT(*) FROM tracks WHERE seen_pass <> 3")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        assert_eq!(old_pass, 0, "every row of the batch is stamped with its pass");
+    }
 }
