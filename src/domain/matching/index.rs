@@ -201,15 +201,23 @@ impl Index {
         let mut markers = parsed.markers;
         let album = album.map(|a| {
             let (album_markers, core) = parse_album(a);
+            // Only live and unplugged albums say something about each of their tracks.
             if album_markers.live {
                 markers.live = true;
                 markers.live_detail.extend(album_markers.live_detail);
                 markers.live_detail.sort_unstable();
                 markers.live_detail.dedup();
             }
+            if !album_markers.distinct.is_empty() {
+                markers.distinct.extend(album_markers.distinct);
+                markers.distinct.sort_unstable();
+                markers.distinct.dedup();
+            }
             core
         });
         Side {
+            squash: parsed.base.replace(' ', ""),
+            head: parsed.head,
             whole: super::names::artist_key(artist),
             numbers: numbers(&parsed.core),
             base: parsed.base,

@@ -27,6 +27,8 @@ pub(crate) struct ParsedTitle {
     pub base: String,
     /// `base` also without bracketed asides that are not part of the name ("From the film").
     pub core: String,
+    /// The name before any dash or bracket ("Sunflower" of "Sunflower - Spider-Man: …").
+    pub head: String,
     /// Featured artists as written ("X & Y").
     pub featured: Vec<String>,
     pub markers: Markers,
@@ -368,8 +370,10 @@ pub(crate) fn parse_title(raw: &str) -> ParsedTitle {
 
     let dashed = split_dashes(outside);
     let mut dashed = dashed.into_iter();
+    let mut head = String::new();
     if let Some(name) = dashed.next() {
         let n = normalize(name);
+        head = fold_tokens(&n);
         base_parts.push(n.clone());
         core_parts.push(n);
     }
@@ -416,9 +420,13 @@ pub(crate) fn parse_title(raw: &str) -> ParsedTitle {
     if core.is_empty() {
         core = base.clone();
     }
+    if head.is_empty() {
+        head = core.clone();
+    }
     ParsedTitle {
         base,
         core,
+        head,
         featured,
         markers,
     }
@@ -440,6 +448,9 @@ pub(crate) fn parse_album(raw: &str) -> (Markers, String) {
         [.., "live"] => true,
         t => t.contains(&"unplugged") || t.windows(2).any(|w| w == ["in", "concert"]),
     };
+    if tokens.contains(&"unplugged") {
+        markers.distinct.push((VersionKind::Acoustic, String::new()));
+    }
     if live_name {
         markers.live = true;
         markers.live_detail.extend(

@@ -10,6 +10,9 @@ use super::{Rule, VersionKind};
 pub(crate) struct Side {
     pub base: String,
     pub core: String,
+    pub head: String,
+    /// `base` without spaces ("P.Y.T." = "PYT").
+    pub squash: String,
     pub numbers: Vec<String>,
     /// Every artist name, sorted.
     pub names: Vec<String>,
@@ -63,7 +66,12 @@ fn title_part(q: &Side, t: &Side) -> Result<f64, Outcome> {
             Outcome::Unlike
         });
     }
-    if q.core == t.core {
+    if q.squash == t.squash {
+        return Ok(0.98);
+    }
+    // The same name with an aside, or with a subtitle on one side only ("Sunflower" /
+    // "Sunflower - Spider-Man: Into the Spider-Verse").
+    if q.core == t.core || (q.head == t.head && (q.core == q.head || t.core == t.head)) {
         return Ok(0.92);
     }
     // Levenshtein similarity is at most shorter/longer: skip the pairs that cannot reach 0.77.
