@@ -1,5 +1,7 @@
 //! Command line: `serve` (default), `healthcheck`, `check-config`, `gen-secrets`,
-//! `clear-credentials`.
+//! `clear-credentials`, `match`.
+
+pub mod match_files;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,6 +59,19 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Match remote tracks to a library, both given as JSONL files; prints one JSON line per
+    /// input line. Needs no configuration.
+    Match {
+        /// Library tracks: {"id","title","artist","album"?,"album_artist"?,"duration_ms"?,"isrc"?,"mbid"?}
+        #[arg(long)]
+        library: PathBuf,
+        /// Tracks to match: {"id","title","artist","artists"?,"album"?,"duration_ms"?,"isrc"?,"mbid"?}
+        #[arg(long)]
+        input: PathBuf,
+        /// Add the rule that decided, its explanation and the candidates to each line.
+        #[arg(long)]
+        explain: bool,
+    },
     /// Delete every stored credential of every service and every session.
     ClearCredentials {
         /// Confirm the deletion (nothing is deleted without it).
@@ -97,6 +112,22 @@ pub fn run(cli: Cli) -> ExitCode {
             }
         }
         Some(Command::Healthcheck) => healthcheck(&cli),
+        Some(Command::Match {
+            ref library,
+            ref input,
+            explain,
+        }) => match match_files::run(library, input, explain, std::io::stdout().lock()) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(match_files::MatchFilesError::Output(e))
+                if e.kind() == std::io::ErrorKind::BrokenPipe =>
+            {
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("spotter match: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Some(Command::CheckConfig) => match load_config(&cli) {
             Ok(config) => {
                 for (k, v) in config.masked_summary() {

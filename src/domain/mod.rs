@@ -5,6 +5,7 @@ pub mod ids;
 pub mod jobs;
 pub mod link_health;
 pub mod listen;
+pub mod matching;
 pub mod playlist;
 pub mod provider;
 pub mod text;

@@ -1,0 +1,204 @@
+//! `spotter match`: the product's matcher on JSONL files, for debugging a user's report and for
+//! benchmarks. Needs no configuration and no secrets.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::domain::matching::{Decision, Index, LibraryTrack, Query};
+
+/// A failure that names the file and line it comes from.
+#[derive(Debug, thiserror::Error)]
+pub enum MatchFilesError {
+    #[error("{file}: {source}")]
+    Open {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("{file}:{line}: {message}")]
+    Line {
+        file: String,
+        line: usize,
+        message: String,
+    },
+    #[error("writing the output: {0}")]
+    Output(std::io::Error),
+}
+
+#[derive(Deserialize)]
+struct LibraryLine {
+    id: Value,
+    title: String,
+    artist: String,
+    #[serde(default)]
+    album: Option<String>,
+    #[serde(default)]
+    album_artist: Option<String>,
+    #[serde(default)]
+    duration_ms: Option<u32>,
+    #[serde(default)]
+    isrc: Option<String>,
+    #[serde(default)]
+    mbid: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct InputLine {
+    id: Value,
+    title: String,
+    artist: String,
+    #[serde(default)]
+    artists: Vec<String>,
+    #[serde(default)]
+    album: Option<String>,
+    #[serde(default)]
+    duration_ms: Option<u32>,
+    #[serde(default)]
+    isrc: Option<String>,
+    #[serde(default)]
+    mbid: Option<String>,
+}
+
+#[derive(Serialize)]
+struct OutputLine<'a> {
+    id: &'a Value,
+    predicted: Option<&'a str>,
+    method: &'static str,
+    score: f64,
+    runner_up: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    why: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    candidates: Option<Vec<(&'a str, f64)>>,
+}
+
+fn open(path: &Path) -> Result<BufReader<File>, MatchFilesError> {
+    File::open(path)
+        .map(|f| BufReader::with_capacity(1 << 16, f))
+        .map_err(|source| MatchFilesError::Open {
+            file: path.display().to_string(),
+            source,
+        })
+}
+
+/// Each non-blank line of a JSONL file, with its 1-based number.
+fn lines<T: for<'de> Deserialize<'de>>(
+    path: &Path,
+) -> Result<impl Iterator<Item = Result<(usize, T), MatchFilesError>>, MatchFilesError> {
+    let file = path.display().to_string();
+    let reader = open(path)?;
+    Ok(reader
+        .lines()
+        .enumerate()
+        .filter_map(move |(i, line)| {
+            let n = i + 1;
+            let err = |message: String| MatchFilesError::Line {
+                file: file.clone(),
+                line: n,
+                message,
+            };
+            match line {
+                Err(e) => Some(Err(err(e.to_string()))),
+                Ok(l) if l.trim().is_empty() => None,
+                Ok(l) => Some(serde_json::from_str::<T>(&l).map(|v| (n, v)).map_err(|e| err(e.to_string()))),
+            }
+        }))
+}
+
+fn id_text(id: &Value) -> Option<String> {
+    match id {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Read a library file into an index.
+pub fn load_library(path: &Path) -> Result<Index, MatchFilesError> {
+    let mut tracks = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for item in lines::<LibraryLine>(path)? {
+        let (n, l) = item?;
+        let line_err = |message: String| MatchFilesError::Line {
+            file: path.display().to_string(),
+            line: n,
+            message,
+        };
+        let id = id_text(&l.id).ok_or_else(|| line_err("\"id\" must be a string or a number".into()))?;
+        if !seen.insert(id.clone()) {
+            return Err(line_err(format!("duplicate library id {id:?}")));
+        }
+        tracks.push(LibraryTrack {
+            id,
+            title: l.title,
+            artist: l.artist,
+            album: l.album,
+            album_artist: l.album_artist,
+            duration_ms: l.duration_ms,
+            isrc: l.isrc,
+            mbid: l.mbid,
+        });
+    }
+    Ok(Index::build(tracks))
+}
+
+fn write_line(
+    out: &mut impl Write,
+    id: &Value,
+    d: &Decision,
+    explain: bool,
+) -> Result<(), MatchFilesError> {
+    let line = OutputLine {
+        id,
+        predicted: d.predicted.as_deref(),
+        method: d.method.as_str(),
+        score: (d.score * 10_000.0).round() / 10_000.0,
+        runner_up: d.runner_up.as_ref().map(|c| c.track_id.as_str()),
+        rule: explain.then(|| d.rule.as_str()),
+        why: explain.then(|| d.rule.describe()),
+        candidates: explain.then(|| {
+            d.candidates
+                .iter()
+                .map(|c| (c.track_id.as_str(), (c.score * 10_000.0).round() / 10_000.0))
+                .collect()
+        }),
+    };
+    serde_json::to_writer(&mut *out, &line)
+        .map_err(|e| MatchFilesError::Output(std::io::Error::other(e)))?;
+    out.write_all(b"\n").map_err(MatchFilesError::Output)
+}
+
+/// Match every line of `input` against the library in `library`, writing one JSON line per
+/// input line to `out`, in order. Returns how many lines were matched.
+pub fn run(
+    library: &Path,
+    input: &Path,
+    explain: bool,
+    out: impl Write,
+) -> Result<usize, MatchFilesError> {
+    let index = load_library(library)?;
+    let mut out = BufWriter::with_capacity(1 << 16, out);
+    let mut count = 0;
+    for item in lines::<InputLine>(input)? {
+        let (_, l) = item?;
+        let query = Query {
+            title: l.title,
+            artist: l.artist,
+            artists: l.artists,
+            album: l.album,
+            duration_ms: l.duration_ms,
+            isrc: l.isrc,
+            mbid: l.mbid,
+        };
+        let decision = index.match_query(&query);
+        write_line(&mut out, &l.id, &decision, explain)?;
+        count += 1;
+    }
+    out.flush().map_err(MatchFilesError::Output)?;
+    Ok(count)
+}

@@ -1,0 +1,410 @@
+//! The library, indexed once: by ISRC, by MusicBrainz id, by title key and by artist name. A
+//! query looks at the tracks that share its title or one of its artists, never at all of them.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use super::markers::{numbers, parse_album, parse_title};
+use super::names::Protected;
+use super::score::{Fit, Outcome, Side, score};
+use super::{
+    ACCEPT, Candidate, Decision, GAP, LibraryTrack, MAX_CANDIDATES, Method, Query, REVIEW_FLOOR,
+    Rule,
+};
+
+#[derive(Debug, Clone)]
+struct Entry {
+    side: Side,
+    album_artists: Vec<String>,
+    /// Tracks with the same identity are copies of one recording (album and compilation,
+    /// remaster and original): choosing between them is a preference, not a guess.
+    identity: u64,
+}
+
+/// The library, ready to be matched against.
+#[derive(Debug, Clone, Default)]
+pub struct Index {
+    tracks: Vec<LibraryTrack>,
+    entries: Vec<Entry>,
+    by_id: HashMap<String, u32>,
+    by_isrc: HashMap<String, Vec<u32>>,
+    by_mbid: HashMap<String, Vec<u32>>,
+    by_title: HashMap<String, Vec<u32>>,
+    by_name: HashMap<String, Vec<u32>>,
+    protected: Protected,
+}
+
+fn isrc_key(s: &str) -> Option<String> {
+    let k: String = s
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    (!k.is_empty()).then_some(k)
+}
+
+fn mbid_key(s: &str) -> Option<String> {
+    let k = s.trim().to_ascii_lowercase();
+    (!k.is_empty()).then_some(k)
+}
+
+/// One accepted candidate.
+#[derive(Debug, Clone, Copy)]
+struct Scored {
+    idx: u32,
+    fit: Fit,
+}
+
+/// Every candidate looked at for one query.
+#[derive(Debug, Default)]
+struct Tally {
+    fits: Vec<Scored>,
+    /// The named rule that ruled out the most alike candidate.
+    ruled: Option<(Rule, f64)>,
+    looked: usize,
+}
+
+impl Tally {
+    fn add(&mut self, idx: u32, outcome: Outcome) {
+        self.looked += 1;
+        match outcome {
+            Outcome::Fit(fit) => self.fits.push(Scored { idx, fit }),
+            Outcome::Ruled(rule, alike) => {
+                if self.ruled.is_none_or(|(_, a)| alike > a) {
+                    self.ruled = Some((rule, alike));
+                }
+            }
+            Outcome::Unlike => {}
+        }
+    }
+
+    /// Best first; equal scores keep library order so the answer is deterministic.
+    fn sort(&mut self) {
+        self.fits.sort_by(|a, b| {
+            b.fit
+                .raw
+                .total_cmp(&a.fit.raw)
+                .then_with(|| a.idx.cmp(&b.idx))
+        });
+        self.fits.dedup_by_key(|s| s.idx);
+    }
+}
+
+fn clamp(x: f64) -> f64 {
+    x.clamp(0.0, 1.0)
+}
+
+impl Index {
+    /// Index the library. Tracks with an id seen before are ignored.
+    pub fn build(tracks: Vec<LibraryTrack>) -> Index {
+        let protected = Protected::from_credits(
+            tracks
+                .iter()
+                .flat_map(|t| std::iter::once(t.artist.as_str()).chain(t.album_artist.as_deref())),
+        );
+        let mut index = Index {
+            protected,
+            ..Index::default()
+        };
+        index.tracks.reserve(tracks.len());
+        index.entries.reserve(tracks.len());
+        for track in tracks {
+            if index.by_id.contains_key(&track.id) {
+                continue;
+            }
+            let Ok(idx) = u32::try_from(index.tracks.len()) else {
+                break;
+            };
+            let side = index.side(
+                &track.title,
+                &track.artist,
+                &[],
+                track.album.as_deref(),
+                track.duration_ms,
+            );
+            let album_artists = track
+                .album_artist
+                .as_deref()
+                .map(|a| {
+                    let mut n = index.protected.names(a);
+                    n.sort_unstable();
+                    n
+                })
+                .unwrap_or_default();
+            let mut h = DefaultHasher::new();
+            (
+                &side.base,
+                &side.primary,
+                side.markers.live,
+                &side.markers.live_detail,
+                &side.markers.distinct,
+            )
+                .hash(&mut h);
+            let identity = h.finish();
+            index.by_id.insert(track.id.clone(), idx);
+            if let Some(k) = track.isrc.as_deref().and_then(isrc_key) {
+                index.by_isrc.entry(k).or_default().push(idx);
+            }
+            if let Some(k) = track.mbid.as_deref().and_then(mbid_key) {
+                index.by_mbid.entry(k).or_default().push(idx);
+            }
+            index
+                .by_title
+                .entry(side.core.clone())
+                .or_default()
+                .push(idx);
+            for name in &side.names {
+                index.by_name.entry(name.clone()).or_default().push(idx);
+            }
+            index.entries.push(Entry {
+                side,
+                album_artists,
+                identity,
+            });
+            index.tracks.push(track);
+        }
+        index
+    }
+
+    pub fn len(&self) -> usize {
+        self.tracks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tracks.is_empty()
+    }
+
+    /// The library track with this id.
+    pub fn track(&self, id: &str) -> Option<&LibraryTrack> {
+        self.by_id.get(id).map(|&i| &self.tracks[i as usize])
+    }
+
+    fn side(
+        &self,
+        title: &str,
+        artist: &str,
+        artists: &[String],
+        album: Option<&str>,
+        duration_ms: Option<u32>,
+    ) -> Side {
+        let parsed = parse_title(title);
+        let mut names = self.protected.names(artist);
+        for a in artists {
+            names.extend(self.protected.names(a));
+        }
+        let primary = names.first().cloned().unwrap_or_default();
+        for f in &parsed.featured {
+            names.extend(self.protected.names(f));
+        }
+        names.sort_unstable();
+        names.dedup();
+        let mut markers = parsed.markers;
+        let album = album.map(|a| {
+            let (album_markers, core) = parse_album(a);
+            // Only live and unplugged albums say something about each of their tracks.
+            if album_markers.live {
+                markers.live = true;
+                markers.live_detail.extend(album_markers.live_detail);
+                markers.live_detail.sort_unstable();
+                markers.live_detail.dedup();
+            }
+            if !album_markers.distinct.is_empty() {
+                markers.distinct.extend(album_markers.distinct);
+                markers.distinct.sort_unstable();
+                markers.distinct.dedup();
+            }
+            core
+        });
+        Side {
+            squash: parsed.base.replace(' ', ""),
+            head: parsed.head,
+            whole: super::names::artist_key(artist),
+            numbers: numbers(&parsed.core),
+            base: parsed.base,
+            core: parsed.core,
+            names,
+            primary,
+            markers,
+            album,
+            duration_ms,
+        }
+    }
+
+    fn score_idx(&self, q: &Side, idx: u32) -> Outcome {
+        let e = &self.entries[idx as usize];
+        score(q, &e.side, &e.album_artists)
+    }
+
+    fn candidate(&self, s: &Scored) -> Candidate {
+        Candidate {
+            track_id: self.tracks[s.idx as usize].id.clone(),
+            score: clamp(s.fit.raw),
+        }
+    }
+
+    fn candidates(&self, fits: &[Scored]) -> Vec<Candidate> {
+        fits.iter()
+            .take(MAX_CANDIDATES)
+            .map(|s| self.candidate(s))
+            .collect()
+    }
+
+    /// Decide which library track `q` is.
+    pub fn match_query(&self, q: &Query) -> Decision {
+        let side = self.side(
+            &q.title,
+            &q.artist,
+            &q.artists,
+            q.album.as_deref(),
+            q.duration_ms,
+        );
+        let mut contradicted: Vec<u32> = Vec::new();
+        let ids = [
+            (
+                q.isrc
+                    .as_deref()
+                    .and_then(isrc_key)
+                    .and_then(|k| self.by_isrc.get(&k)),
+                Method::Isrc,
+                Rule::IsrcAgrees,
+            ),
+            (
+                q.mbid
+                    .as_deref()
+                    .and_then(mbid_key)
+                    .and_then(|k| self.by_mbid.get(&k)),
+                Method::Mbid,
+                Rule::MbidAgrees,
+            ),
+        ];
+        for (hits, method, rule) in ids {
+            let Some(hits) = hits else { continue };
+            let mut tally = Tally::default();
+            for &idx in hits {
+                tally.add(idx, self.score_idx(&side, idx));
+            }
+            tally.sort();
+            if let Some(best) = tally.fits.first() {
+                return Decision {
+                    predicted: Some(self.tracks[best.idx as usize].id.clone()),
+                    method,
+                    score: 1.0,
+                    runner_up: tally.fits.get(1).map(|s| self.candidate(s)),
+                    rule,
+                    candidates: self.candidates(&tally.fits),
+                };
+            }
+            contradicted.extend(hits.iter().copied());
+        }
+        let by_names = self.match_names(&side);
+        if contradicted.is_empty() {
+            return by_names;
+        }
+        // The id names a track the names disagree with: either the id or the names are wrong.
+        let mut candidates = by_names.candidates;
+        if let Some(p) = by_names.predicted
+            && !candidates.iter().any(|c| c.track_id == p)
+        {
+            candidates.insert(
+                0,
+                Candidate {
+                    track_id: p,
+                    score: by_names.score,
+                },
+            );
+        }
+        for idx in contradicted {
+            let id = &self.tracks[idx as usize].id;
+            if !candidates.iter().any(|c| &c.track_id == id) {
+                candidates.push(Candidate {
+                    track_id: id.clone(),
+                    score: 0.0,
+                });
+            }
+        }
+        candidates.truncate(MAX_CANDIDATES);
+        Decision {
+            predicted: None,
+            method: Method::Review,
+            score: candidates.first().map_or(0.0, |c| c.score),
+            runner_up: candidates.get(1).cloned(),
+            rule: Rule::IdContradictsNames,
+            candidates,
+        }
+    }
+
+    fn match_names(&self, q: &Side) -> Decision {
+        let mut tally = Tally::default();
+        if let Some(same_title) = self.by_title.get(&q.core) {
+            for &idx in same_title {
+                tally.add(idx, self.score_idx(q, idx));
+            }
+        }
+        // A title the library has by this artist settles it; otherwise look at the artist's
+        // other titles for spelling differences.
+        let settled = tally.fits.iter().any(|s| s.fit.exact);
+        if !settled {
+            for name in &q.names {
+                let Some(by_artist) = self.by_name.get(name) else {
+                    continue;
+                };
+                for &idx in by_artist {
+                    if self.entries[idx as usize].side.core != q.core {
+                        tally.add(idx, self.score_idx(q, idx));
+                    }
+                }
+            }
+        }
+        tally.sort();
+        let Some(best) = tally.fits.first().copied() else {
+            let rule = match tally.ruled {
+                Some((rule, _)) => rule,
+                None => Rule::NoCandidate,
+            };
+            return Decision::nothing(rule);
+        };
+        if best.fit.raw < REVIEW_FLOOR {
+            let rule = match tally.ruled {
+                Some((rule, alike)) if alike >= best.fit.raw => rule,
+                _ => Rule::BelowThreshold,
+            };
+            return Decision::nothing(rule);
+        }
+        let identity = self.entries[best.idx as usize].identity;
+        let rival = tally
+            .fits
+            .iter()
+            .find(|s| self.entries[s.idx as usize].identity != identity);
+        let candidates = self.candidates(&tally.fits);
+        let runner_up = tally.fits.get(1).map(|s| self.candidate(s));
+        let review = |rule| Decision {
+            predicted: None,
+            method: Method::Review,
+            score: clamp(best.fit.raw),
+            runner_up: runner_up.clone(),
+            rule,
+            candidates: candidates.clone(),
+        };
+        if best.fit.raw < ACCEPT {
+            return review(Rule::BelowThreshold);
+        }
+        if let Some(r) = rival
+            && best.fit.raw - r.fit.raw < GAP
+        {
+            return review(Rule::AmbiguousTopTwo);
+        }
+        let (method, rule) = if best.fit.exact {
+            (Method::Exact, Rule::ExactNames)
+        } else {
+            (Method::Fuzzy, Rule::FuzzyClear)
+        };
+        Decision {
+            predicted: Some(self.tracks[best.idx as usize].id.clone()),
+            method,
+            score: clamp(best.fit.raw),
+            runner_up,
+            rule,
+            candidates,
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Artist credits taken apart into names ("A feat. B", "A, B & C", "B x A"), without breaking
+//! names that hold a separator themselves (Earth, Wind & Fire; Tyler, the Creator).
+
+use std::collections::HashSet;
+
+use crate::domain::text::normalize;
+
+/// The key of one artist name.
+pub(crate) fn artist_key(name: &str) -> String {
+    let norm = normalize(name);
+    let mut tokens: Vec<&str> = norm.split(' ').filter(|t| !t.is_empty()).collect();
+    if tokens.len() > 1 && tokens[0] == "the" {
+        tokens.remove(0);
+    }
+    if tokens.len() > 1 && tokens.last() == Some(&"the") {
+        tokens.pop();
+    }
+    tokens.concat()
+}
+
+const SEP_CHARS: &[char] = &[',', ';', '/', '&', '+', '×', '、', '，'];
+const SEP_WORDS: &[&str] = &[
+    "and",
+    "x",
+    "vs",
+    "vs.",
+    "feat",
+    "feat.",
+    "ft",
+    "ft.",
+    "featuring",
+    "with",
+];
+
+/// A credit split at every separator: the pieces and the separators between them, as written.
+fn pieces(credit: &str) -> (Vec<String>, Vec<String>) {
+    let mut credit = credit.trim().to_owned();
+    // "Beatles, The" is "The Beatles".
+    let lower = credit.to_lowercase();
+    if lower.len() == credit.len() && lower.ends_with(", the") {
+        let head = credit[..credit.len() - 5].trim().to_owned();
+        credit = format!("The {head}");
+    }
+    let mut parts: Vec<String> = Vec::new();
+    let mut seps: Vec<String> = Vec::new();
+    let mut current: Vec<&str> = Vec::new();
+    let spaced: String = credit
+        .chars()
+        .flat_map(|c| {
+            if SEP_CHARS.contains(&c) {
+                vec![' ', c, ' ']
+            } else {
+                vec![c]
+            }
+        })
+        .collect();
+    for word in spaced.split_whitespace() {
+        let is_sep = (word.chars().count() == 1 && word.chars().all(|c| SEP_CHARS.contains(&c)))
+            || SEP_WORDS.contains(&word.to_lowercase().as_str());
+        if is_sep && !current.is_empty() {
+            parts.push(current.join(" "));
+            current.clear();
+            seps.push(word.to_owned());
+        } else if is_sep {
+            // A separator right after another (", and"): keep it with the previous one.
+            if let Some(last) = seps.last_mut() {
+                last.push(' ');
+                last.push_str(word);
+            }
+        } else {
+            current.push(word);
+        }
+    }
+    if !current.is_empty() {
+        parts.push(current.join(" "));
+    } else if !seps.is_empty() {
+        seps.pop();
+    }
+    (parts, seps)
+}
+
+/// Known multi-part names that must stay whole.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Protected {
+    keys: HashSet<String>,
+    longest: usize,
+}
+
+impl Protected {
+    /// From every credit in the library: a credit that splits, but whose pieces are not all
+    /// artists of their own in the library, is one name (Simon & Garfunkel); one whose pieces
+    /// all are is a collaboration (Queen & David Bowie).
+    pub(crate) fn from_credits<'a>(credits: impl Iterator<Item = &'a str> + Clone) -> Protected {
+        let wholes: HashSet<String> = credits.clone().map(artist_key).collect();
+        let mut keys = HashSet::new();
+        let mut longest = 0;
+        for credit in credits {
+            let (parts, _) = pieces(credit);
+            if parts.len() < 2 {
+                continue;
+            }
+            if parts.iter().all(|p| wholes.contains(&artist_key(p))) {
+                continue;
+            }
+            // Band names hold one-word pieces or a "the …" piece (Earth, Wind & Fire; Nick Cave &
+            // the Bad Seeds); pieces of several words each are a list of artists.
+            let band_like = parts.iter().any(|p| {
+                let words: Vec<&str> = p.split_whitespace().collect();
+                words.len() == 1 || words.first().is_some_and(|w| w.eq_ignore_ascii_case("the"))
+            });
+            if !band_like {
+                continue;
+            }
+            longest = longest.max(parts.len());
+            keys.insert(artist_key(credit));
+        }
+        Protected { keys, longest }
+    }
+
+    /// The names of a credit, first (primary) first.
+    pub(crate) fn names(&self, credit: &str) -> Vec<String> {
+        let (parts, seps) = pieces(credit);
+        let mut out = Vec::with_capacity(parts.len());
+        let mut i = 0;
+        while i < parts.len() {
+            let mut taken = 1;
+            let max = self.longest.min(parts.len() - i);
+            for len in (2..=max).rev() {
+                let mut joined = parts[i].clone();
+                for k in i + 1..i + len {
+                    joined.push(' ');
+                    joined.push_str(&seps[k - 1]);
+                    joined.push(' ');
+                    joined.push_str(&parts[k]);
+                }
+                let key = artist_key(&joined);
+                if self.keys.contains(&key) {
+                    out.push(key);
+                    taken = len;
+                    break;
+                }
+            }
+            if taken == 1 {
+                let key = artist_key(&parts[i]);
+                if !key.is_empty() && key != "the" {
+                    out.push(key);
+                }
+            }
+            i += taken;
+        }
+        if out.is_empty() {
+            let whole = artist_key(credit);
+            if !whole.is_empty() {
+                out.push(whole);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lib(credits: &[&str]) -> Protected {
+        Protected::from_credits(credits.iter().copied())
+    }
+
+    #[test]
+    fn keys_fold_the_and_spelling() {
+        assert_eq!(artist_key("The Beatles"), "beatles");
+        assert_eq!(artist_key("Beatles, The"), "beatles");
+        assert_eq!(artist_key("AC/DC"), artist_key("ACDC"));
+        assert_eq!(artist_key("Beyoncé"), "beyonce");
+        assert_eq!(artist_key("The The"), "the");
+    }
+
+    #[test]
+    fn credits_split_at_separators() {
+        let p = lib(&[]);
+        assert_eq!(p.names("Calvin Harris feat. Rihanna"), vec!["calvinharris", "rihanna"]);
+        assert_eq!(p.names("A, B & C"), vec!["a", "b", "c"]);
+        assert_eq!(p.names("Skrillex x Diplo"), vec!["skrillex", "diplo"]);
+        assert_eq!(p.names("A; B / C vs D"), vec!["a", "b", "c", "d"]);
+        assert_eq!(p.names("Beatles, The"), vec!["beatles"]);
+    }
+
+    #[test]
+    fn names_holding_separators_stay_whole() {
+        let p = lib(&[
+            "Earth, Wind & Fire",
+            "Tyler, the Creator",
+            "Simon & Garfunkel",
+            "Crosby, Stills, Nash & Young",
+            "Queen & David Bowie",
+            "Queen",
+            "David Bowie",
+        ]);
+        assert_eq!(p.names("Earth, Wind & Fire"), vec!["earthwindandfire"]);
+        assert_eq!(p.names("Earth, Wind and Fire"), vec!["earthwindandfire"]);
+        assert_eq!(p.names("Tyler, The Creator feat. Frank Ocean"), vec!["tylerthecreator", "frankocean"]);
+        assert_eq!(p.names("Simon and Garfunkel"), vec!["simonandgarfunkel"]);
+        assert_eq!(p.names("Crosby, Stills, Nash & Young"), vec!["crosbystillsnashandyoung"]);
+        assert_eq!(p.names("Queen & David Bowie"), vec!["queen", "davidbowie"]);
+    }
+}
