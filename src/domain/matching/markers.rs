@@ -182,9 +182,12 @@ fn classify(tokens: &[&str]) -> Label {
     }
     let take_n = tokens
         .windows(2)
-        .any(|w| w[0] == "take" && w[1].bytes().all(|b| b.is_ascii_digit()));
-    if has("alternate") || has("alternative") || has("outtake") || take_n {
-        label.distinct.push((VersionKind::Alternate, String::new()));
+        .find(|w| w[0] == "take" && w[1].bytes().all(|b| b.is_ascii_digit()))
+        .map(|w| w[1]);
+    if has("alternate") || has("alternative") || has("outtake") || has("rehearsal") || take_n.is_some() {
+        // Take 7 and take 26 are different recordings.
+        let take = take_n.unwrap_or_default().to_owned();
+        label.distinct.push((VersionKind::Alternate, take));
     }
     if (has("taylors") && has("version"))
         || has("rerecorded")
@@ -217,7 +220,9 @@ fn classify(tokens: &[&str]) -> Label {
     if EDITION_WORDS.iter().any(|w| has(w)) || (tokens.len() == 1 && is_year(tokens[0])) {
         label.edition = Some(sorted_words(tokens, &["version"]));
     }
-    if !label.is_marker() && (has("version") || has("ver") || has("versao")) {
+    if !label.is_marker()
+        && (has("version") || has("ver") || has("versao") || has("session") || has("sessions"))
+    {
         label
             .distinct
             .push((VersionKind::Other, sorted_words(tokens, &["version", "ver", "versao"])));

@@ -79,6 +79,42 @@ fn pieces(credit: &str) -> (Vec<String>, Vec<String>) {
     (parts, seps)
 }
 
+/// Separators that never appear inside a band's name.
+const HARD_SEPS: &[&str] = &[
+    "x",
+    "vs",
+    "vs.",
+    "feat",
+    "feat.",
+    "ft",
+    "ft.",
+    "featuring",
+    "with",
+];
+
+/// Band names hold one-word pieces (Earth, Wind & Fire; Simon & Garfunkel) or "& the …" (Nick
+/// Cave & the Bad Seeds); pieces of several words each are a list of artists.
+fn band_like(parts: &[String], seps: &[String]) -> bool {
+    parts.iter().enumerate().any(|(i, p)| {
+        let words: Vec<&str> = p.split_whitespace().collect();
+        words.len() == 1
+            || (i > 0
+                && words.first().is_some_and(|w| w.eq_ignore_ascii_case("the"))
+                && matches!(seps[i - 1].to_lowercase().as_str(), "&" | "and" | "+"))
+    })
+}
+
+fn join(parts: &[String], seps: &[String]) -> String {
+    let mut joined = parts.first().cloned().unwrap_or_default();
+    for (p, s) in parts.iter().skip(1).zip(seps) {
+        joined.push(' ');
+        joined.push_str(s);
+        joined.push(' ');
+        joined.push_str(p);
+    }
+    joined
+}
+
 /// Known multi-part names that must stay whole.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Protected {
@@ -95,24 +131,25 @@ impl Protected {
         let mut keys = HashSet::new();
         let mut longest = 0;
         for credit in credits {
-            let (parts, _) = pieces(credit);
-            if parts.len() < 2 {
-                continue;
+            let (parts, seps) = pieces(credit);
+            // "feat.", "with", "x", "vs" never join a band name: look at the runs between them.
+            let mut start = 0;
+            for end in 1..=parts.len() {
+                let hard = end == parts.len() || HARD_SEPS.contains(&seps[end - 1].to_lowercase().as_str());
+                if !hard {
+                    continue;
+                }
+                let run = &parts[start..end];
+                let run_seps = &seps[start..end - 1];
+                if run.len() >= 2
+                    && !run.iter().all(|p| wholes.contains(&artist_key(p)))
+                    && band_like(run, run_seps)
+                {
+                    longest = longest.max(run.len());
+                    keys.insert(artist_key(&join(run, run_seps)));
+                }
+                start = end;
             }
-            if parts.iter().all(|p| wholes.contains(&artist_key(p))) {
-                continue;
-            }
-            // Band names hold one-word pieces or a "the …" piece (Earth, Wind & Fire; Nick Cave &
-            // the Bad Seeds); pieces of several words each are a list of artists.
-            let band_like = parts.iter().any(|p| {
-                let words: Vec<&str> = p.split_whitespace().collect();
-                words.len() == 1 || words.first().is_some_and(|w| w.eq_ignore_ascii_case("the"))
-            });
-            if !band_like {
-                continue;
-            }
-            longest = longest.max(parts.len());
-            keys.insert(artist_key(credit));
         }
         Protected { keys, longest }
     }
@@ -126,14 +163,7 @@ impl Protected {
             let mut taken = 1;
             let max = self.longest.min(parts.len() - i);
             for len in (2..=max).rev() {
-                let mut joined = parts[i].clone();
-                for k in i + 1..i + len {
-                    joined.push(' ');
-                    joined.push_str(&seps[k - 1]);
-                    joined.push(' ');
-                    joined.push_str(&parts[k]);
-                }
-                let key = artist_key(&joined);
+                let key = artist_key(&join(&parts[i..i + len], &seps[i..i + len - 1]));
                 if self.keys.contains(&key) {
                     out.push(key);
                     taken = len;
@@ -195,7 +225,11 @@ mod tests {
             "Queen & David Bowie",
             "Queen",
             "David Bowie",
+            "Earth, Wind & Fire with The Emotions",
+            "The Kid LAROI, Justin Bieber",
         ]);
+        assert_eq!(p.names("Earth, Wind & Fire with The Emotions"), vec!["earthwindandfire", "emotions"]);
+        assert_eq!(p.names("The Kid LAROI, Justin Bieber"), vec!["kidlaroi", "justinbieber"]);
         assert_eq!(p.names("Earth, Wind & Fire"), vec!["earthwindandfire"]);
         assert_eq!(p.names("Earth, Wind and Fire"), vec!["earthwindandfire"]);
         assert_eq!(p.names("Tyler, The Creator feat. Frank Ocean"), vec!["tylerthecreator", "frankocean"]);

@@ -96,10 +96,10 @@ fn title_part(q: &Side, t: &Side) -> Result<f64, Outcome> {
 
 /// Artist agreement in 0..=1: the primary artist of one side must be on the other.
 fn artist_part(q: &Side, t: &Side, album_artists: &[String]) -> Option<f64> {
-    if q.names == t.names || (!q.whole.is_empty() && q.whole == t.whole) {
+    if q.names == t.names {
         return Some(1.0);
     }
-    if q.primary == t.primary {
+    if q.primary == t.primary || (!q.whole.is_empty() && q.whole == t.whole) {
         return Some(0.97);
     }
     if contains(&t.names, &q.primary)
@@ -148,6 +148,16 @@ fn other_concert(q: &Markers, t: &Markers) -> bool {
     !qw.is_empty() && !tw.is_empty() && !qw.iter().any(|w| tw.contains(w))
 }
 
+/// Album names agree, or one is the other with a prefix or suffix ("The Best Of" /
+/// "Radiohead: The Best Of").
+fn same_album(a: &str, b: &str) -> bool {
+    if a.is_empty() || b.is_empty() {
+        return false;
+    }
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    short == long || (short.contains(' ') && format!(" {long} ").contains(&format!(" {short} ")))
+}
+
 /// Small preferences between copies of one song: the label the query names, the closer
 /// duration, the same album. They order candidates; they never rule one out.
 fn preferences(q: &Side, t: &Side) -> f64 {
@@ -191,8 +201,7 @@ fn preferences(q: &Side, t: &Side) -> f64 {
         };
     }
     if let (Some(a), Some(b)) = (&q.album, &t.album)
-        && !a.is_empty()
-        && a == b
+        && same_album(a, b)
     {
         adj += 0.02;
     }
