@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use super::markers::{numbers, parse_album, parse_title};
+use crate::domain::text::normalize;
 use super::names::Protected;
 use super::score::{Fit, Outcome, Side, score};
 use super::{
@@ -217,6 +218,7 @@ impl Index {
         });
         Side {
             squash: parsed.base.replace(' ', ""),
+            flat: normalize(title).replace(' ', ""),
             head: parsed.head,
             whole: super::names::artist_key(artist),
             numbers: numbers(&parsed.core),

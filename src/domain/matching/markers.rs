@@ -317,7 +317,10 @@ fn split_feat(s: &str) -> (&str, Option<&str>) {
 /// trailing featured credit, so the key of a key is itself.
 fn fold_tokens(text: &str) -> String {
     let mut out: Vec<&str> = Vec::new();
-    for t in text.split(' ').filter(|t| !t.is_empty()) {
+    let tokens: Vec<&str> = text.split(' ').filter(|t| !t.is_empty()).collect();
+    // A leading "The" is not identity ("The Sound of Silence" = "Sound of Silence").
+    let lead = tokens.iter().take_while(|t| **t == "the").count().min(tokens.len().saturating_sub(1));
+    for &t in &tokens[lead..] {
         if !out.is_empty() && matches!(t, "feat" | "ft" | "featuring") {
             break;
         }
@@ -405,6 +408,12 @@ pub(crate) fn parse_title(raw: &str) -> ParsedTitle {
         let label = classify(&tokens);
         if label.is_marker() {
             add_label(&mut markers, label);
+            // "Reprise / Remastered 2009": the label goes, the reprise stays part of the name.
+            let kept: Vec<&str> = tokens.iter().copied().filter(|t| SIGNIFICANT.contains(t)).collect();
+            if !kept.is_empty() {
+                base_parts.push(kept.join(" "));
+                core_parts.push(kept.join(" "));
+            }
             continue;
         }
         let significant = tokens

@@ -13,6 +13,9 @@ pub(crate) struct Side {
     pub head: String,
     /// `base` without spaces ("P.Y.T." = "PYT").
     pub squash: String,
+    /// The whole title as written, spelling folded, without spaces: equal when only brackets
+    /// moved ("(Everything I Do) I Do It for You").
+    pub flat: String,
     pub numbers: Vec<String>,
     /// Every artist name, sorted.
     pub names: Vec<String>,
@@ -66,7 +69,7 @@ fn title_part(q: &Side, t: &Side) -> Result<f64, Outcome> {
             Outcome::Unlike
         });
     }
-    if q.squash == t.squash {
+    if q.squash == t.squash || q.flat == t.flat {
         return Ok(0.98);
     }
     // The same name with an aside, or with a subtitle on one side only ("Sunflower" /
