@@ -44,19 +44,19 @@ fn pieces(credit: &str) -> (Vec<String>, Vec<String>) {
     let mut parts: Vec<String> = Vec::new();
     let mut seps: Vec<String> = Vec::new();
     let mut current: Vec<&str> = Vec::new();
-    let spaced: String = credit
-        .chars()
-        .flat_map(|c| {
-            if SEP_CHARS.contains(&c) {
-                vec![' ', c, ' ']
-            } else {
-                vec![c]
-            }
-        })
-        .collect();
+    let mut spaced = String::with_capacity(credit.len() + 8);
+    for c in credit.chars() {
+        if SEP_CHARS.contains(&c) {
+            spaced.push(' ');
+            spaced.push(c);
+            spaced.push(' ');
+        } else {
+            spaced.push(c);
+        }
+    }
     for word in spaced.split_whitespace() {
         let is_sep = (word.chars().count() == 1 && word.chars().all(|c| SEP_CHARS.contains(&c)))
-            || SEP_WORDS.contains(&word.to_lowercase().as_str());
+            || SEP_WORDS.iter().any(|w| w.eq_ignore_ascii_case(word));
         if is_sep && !current.is_empty() {
             parts.push(current.join(" "));
             current.clear();
@@ -119,6 +119,8 @@ fn join(parts: &[String], seps: &[String]) -> String {
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Protected {
     keys: HashSet<String>,
+    /// Keys of the first piece of each protected name: only there can a merge start.
+    starts: HashSet<String>,
     longest: usize,
 }
 
@@ -129,13 +131,15 @@ impl Protected {
     pub(crate) fn from_credits<'a>(credits: impl Iterator<Item = &'a str> + Clone) -> Protected {
         let wholes: HashSet<String> = credits.clone().map(artist_key).collect();
         let mut keys = HashSet::new();
+        let mut starts = HashSet::new();
         let mut longest = 0;
         for credit in credits {
             let (parts, seps) = pieces(credit);
             // "feat.", "with", "x", "vs" never join a band name: look at the runs between them.
             let mut start = 0;
             for end in 1..=parts.len() {
-                let hard = end == parts.len() || HARD_SEPS.contains(&seps[end - 1].to_lowercase().as_str());
+                let hard = end == parts.len()
+                    || HARD_SEPS.iter().any(|h| h.eq_ignore_ascii_case(&seps[end - 1]));
                 if !hard {
                     continue;
                 }
@@ -147,11 +151,16 @@ impl Protected {
                 {
                     longest = longest.max(run.len());
                     keys.insert(artist_key(&join(run, run_seps)));
+                    starts.insert(artist_key(&run[0]));
                 }
                 start = end;
             }
         }
-        Protected { keys, longest }
+        Protected {
+            keys,
+            starts,
+            longest,
+        }
     }
 
     /// The names of a credit, first (primary) first.
@@ -160,8 +169,13 @@ impl Protected {
         let mut out = Vec::with_capacity(parts.len());
         let mut i = 0;
         while i < parts.len() {
+            let first = artist_key(&parts[i]);
             let mut taken = 1;
-            let max = self.longest.min(parts.len() - i);
+            let max = if self.starts.contains(&first) {
+                self.longest.min(parts.len() - i)
+            } else {
+                0
+            };
             for len in (2..=max).rev() {
                 let key = artist_key(&join(&parts[i..i + len], &seps[i..i + len - 1]));
                 if self.keys.contains(&key) {
@@ -170,11 +184,8 @@ impl Protected {
                     break;
                 }
             }
-            if taken == 1 {
-                let key = artist_key(&parts[i]);
-                if !key.is_empty() && key != "the" {
-                    out.push(key);
-                }
+            if taken == 1 && !first.is_empty() && first != "the" {
+                out.push(first);
             }
             i += taken;
         }
