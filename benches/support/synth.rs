@@ -98,10 +98,17 @@ pub fn generate(tracks: usize, queries: usize) -> Synth {
         .collect();
     let mut library = Vec::with_capacity(tracks);
     for i in 0..tracks {
-        let artist = artists[rng.zipf(n_artists)].clone();
+        // Sizes fall off as 1/sqrt(rank): the biggest artist has about 1 % of the library.
+        let u = (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
+        let artist = artists[((n_artists as f64) * u * u) as usize % n_artists].clone();
         let words = 1 + rng.below(4);
+        // Word frequencies fall off as 1/sqrt(rank), so common words ("love") recur without
+        // thousands of tracks sharing one title.
         let title: Vec<String> = (0..words)
-            .map(|_| capitalise(&vocabulary[rng.zipf(vocabulary.len())]))
+            .map(|_| {
+                let u = (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
+                capitalise(&vocabulary[((vocabulary.len() as f64) * u * u) as usize % vocabulary.len()])
+            })
             .collect();
         let mut title = title.join(" ");
         if rng.chance(12) {

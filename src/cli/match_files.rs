@@ -28,9 +28,17 @@ pub enum MatchFilesError {
     Output(std::io::Error),
 }
 
+/// A library id as given: a string or a number.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum LibraryId {
+    Text(String),
+    Number(serde_json::Number),
+}
+
 #[derive(Deserialize)]
 struct LibraryLine {
-    id: Value,
+    id: LibraryId,
     title: String,
     artist: String,
     #[serde(default)]
@@ -110,14 +118,6 @@ fn lines<T: for<'de> Deserialize<'de>>(
         }))
 }
 
-fn id_text(id: &Value) -> Option<String> {
-    match id {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 /// Read a library file into an index.
 pub fn load_library(path: &Path) -> Result<Index, MatchFilesError> {
     let mut tracks = Vec::new();
@@ -129,7 +129,10 @@ pub fn load_library(path: &Path) -> Result<Index, MatchFilesError> {
             line: n,
             message,
         };
-        let id = id_text(&l.id).ok_or_else(|| line_err("\"id\" must be a string or a number".into()))?;
+        let id = match l.id {
+            LibraryId::Text(s) => s,
+            LibraryId::Number(n) => n.to_string(),
+        };
         if !seen.insert(id.clone()) {
             return Err(line_err(format!("duplicate library id {id:?}")));
         }

@@ -5,9 +5,8 @@ use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use super::markers::{numbers, parse_album, parse_title};
-use crate::domain::text::normalize;
 use super::names::Protected;
-use super::score::{Fit, Outcome, Side, score};
+use super::score::{Fit, Outcome, Side, char_mask, score};
 use super::{
     ACCEPT, Candidate, Decision, GAP, LibraryTrack, MAX_CANDIDATES, Method, Query, REVIEW_FLOOR,
     Rule,
@@ -218,7 +217,11 @@ impl Index {
         });
         Side {
             squash: parsed.base.replace(' ', ""),
-            flat: normalize(title).replace(' ', ""),
+            flat: title
+                .contains(['(', '['])
+                .then(|| super::fold(title).replace(' ', "")),
+            base_mask: char_mask(&parsed.base),
+            core_mask: char_mask(&parsed.core),
             head: parsed.head,
             whole: super::names::artist_key(artist),
             numbers: numbers(&parsed.core),

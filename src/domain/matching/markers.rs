@@ -4,7 +4,7 @@
 //! (`- Live at Wembley 1986`): words of the title itself never are ("Live and Let Die").
 
 use super::VersionKind;
-use crate::domain::text::normalize;
+use super::fold as normalize;
 
 /// What the labels of a title (or album) say about the recording.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
@@ -131,7 +131,7 @@ impl Label {
     }
 }
 
-fn sorted_words<'a>(tokens: &[&'a str], drop: &[&str]) -> String {
+fn sorted_words(tokens: &[&str], drop: &[&str]) -> String {
     let mut w: Vec<&str> = tokens
         .iter()
         .copied()
@@ -367,8 +367,33 @@ fn finish(markers: &mut Markers) {
     markers.edition.dedup();
 }
 
+/// True when a title may hold a label, an aside or a featured credit.
+fn has_parts(raw: &str) -> bool {
+    raw.bytes().any(|b| matches!(b, b'(' | b'[' | b'{' | b'-'))
+        || !raw.is_ascii()
+        || raw
+            .as_bytes()
+            .windows(4)
+            .any(|w| w.eq_ignore_ascii_case(b" ft ") || w.eq_ignore_ascii_case(b" ft."))
+        || raw
+            .as_bytes()
+            .windows(5)
+            .any(|w| w.eq_ignore_ascii_case(b" feat"))
+}
+
 /// Take a title apart.
 pub(crate) fn parse_title(raw: &str) -> ParsedTitle {
+    if !has_parts(raw) {
+        // Nothing to take apart: most titles.
+        let base = fold_tokens(&normalize(raw));
+        return ParsedTitle {
+            core: base.clone(),
+            head: base.clone(),
+            base,
+            featured: Vec::new(),
+            markers: Markers::default(),
+        };
+    }
     let (outside, brackets) = split_brackets(raw);
     let (outside, feat_tail) = split_feat(&outside);
     let mut featured: Vec<String> = feat_tail.map(|f| f.trim().to_owned()).into_iter().collect();
@@ -449,6 +474,15 @@ pub(crate) fn parse_title(raw: &str) -> ParsedTitle {
 /// What an album name says: live evidence ("… (Live)", "Live at …", "MTV Unplugged") with its
 /// venue/date words, and the album's own name for comparison.
 pub(crate) fn parse_album(raw: &str) -> (Markers, String) {
+    let lower = raw.to_ascii_lowercase();
+    if raw.is_ascii()
+        && !["live", "unplugged", "concert"]
+            .iter()
+            .any(|w| lower.contains(w))
+    {
+        // No live evidence possible: only the album's own name matters.
+        return (Markers::default(), parse_title(raw).core);
+    }
     let parsed = parse_title(raw);
     let mut markers = Markers::default();
     if parsed.markers.live {

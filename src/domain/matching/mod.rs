@@ -341,6 +341,37 @@ impl Decision {
     }
 }
 
+/// `text::normalize`, with a fast path for ASCII text (most titles and names): the same output,
+/// without the Unicode decomposition.
+pub(crate) fn fold(s: &str) -> String {
+    if !s.is_ascii() {
+        return crate::domain::text::normalize(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut pending_space = false;
+    for b in s.bytes() {
+        match b {
+            b'&' | b'+' => {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str("and");
+                pending_space = true;
+            }
+            b'\'' | b'`' => {}
+            _ if b.is_ascii_alphanumeric() => {
+                if pending_space && !out.is_empty() {
+                    out.push(' ');
+                }
+                pending_space = false;
+                out.push(char::from(b.to_ascii_lowercase()));
+            }
+            _ => pending_space = true,
+        }
+    }
+    out
+}
+
 /// The key a title is compared by: spelling folded, edition/version labels and featured
 /// artists set aside. Idempotent.
 pub fn title_key(title: &str) -> String {

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use crate::domain::text::normalize;
+use super::fold as normalize;
 
 /// The key of one artist name.
 pub(crate) fn artist_key(name: &str) -> String {
@@ -31,6 +31,14 @@ const SEP_WORDS: &[&str] = &[
     "featuring",
     "with",
 ];
+
+/// True when a credit may hold more than one name (or "X, The").
+fn has_separator(credit: &str) -> bool {
+    credit.chars().any(|c| SEP_CHARS.contains(&c))
+        || credit
+            .split_whitespace()
+            .any(|w| SEP_WORDS.iter().any(|s| s.eq_ignore_ascii_case(w)))
+}
 
 /// A credit split at every separator: the pieces and the separators between them, as written.
 fn pieces(credit: &str) -> (Vec<String>, Vec<String>) {
@@ -134,6 +142,9 @@ impl Protected {
         let mut starts = HashSet::new();
         let mut longest = 0;
         for credit in credits {
+            if !has_separator(credit) {
+                continue;
+            }
             let (parts, seps) = pieces(credit);
             // "feat.", "with", "x", "vs" never join a band name: look at the runs between them.
             let mut start = 0;
@@ -165,6 +176,10 @@ impl Protected {
 
     /// The names of a credit, first (primary) first.
     pub(crate) fn names(&self, credit: &str) -> Vec<String> {
+        if !has_separator(credit) {
+            let key = artist_key(credit);
+            return if key.is_empty() { Vec::new() } else { vec![key] };
+        }
         let (parts, seps) = pieces(credit);
         let mut out = Vec::with_capacity(parts.len());
         let mut i = 0;

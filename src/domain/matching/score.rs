@@ -13,9 +13,13 @@ pub(crate) struct Side {
     pub head: String,
     /// `base` without spaces ("P.Y.T." = "PYT").
     pub squash: String,
-    /// The whole title as written, spelling folded, without spaces: equal when only brackets
-    /// moved ("(Everything I Do) I Do It for You").
-    pub flat: String,
+    /// The whole title as written, spelling folded, without spaces, when it has brackets: equal
+    /// when only brackets moved ("(Everything I Do) I Do It for You").
+    pub flat: Option<String>,
+    /// Which characters `base` and `core` hold (one bit per character class): a cheap lower
+    /// bound on their edit distance.
+    pub base_mask: u64,
+    pub core_mask: u64,
     pub numbers: Vec<String>,
     /// Every artist name, sorted.
     pub names: Vec<String>,
@@ -50,6 +54,13 @@ fn contains(sorted: &[String], key: &str) -> bool {
     sorted.binary_search_by(|n| n.as_str().cmp(key)).is_ok()
 }
 
+/// One bit per character class present in `s` (spaces ignored).
+pub(crate) fn char_mask(s: &str) -> u64 {
+    s.chars()
+        .filter(|c| *c != ' ')
+        .fold(0, |m, c| m | 1u64 << (u32::from(c) % 64))
+}
+
 /// Title similarity in 0..=1, squared so that a one-letter difference in a short title
 /// ("Love Me Do" / "Love Me Too") lands in review, not in a match.
 fn title_part(q: &Side, t: &Side) -> Result<f64, Outcome> {
@@ -69,7 +80,7 @@ fn title_part(q: &Side, t: &Side) -> Result<f64, Outcome> {
             Outcome::Unlike
         });
     }
-    if q.squash == t.squash || q.flat == t.flat {
+    if q.squash == t.squash || (q.flat.is_some() && q.flat == t.flat) {
         return Ok(0.98);
     }
     // The same name with an aside, or with a subtitle on one side only ("Sunflower" /
@@ -82,12 +93,17 @@ fn title_part(q: &Side, t: &Side) -> Result<f64, Outcome> {
         let (la, lb) = (a.len() as f64, b.len() as f64);
         la.min(lb) / la.max(lb).max(1.0)
     };
+    // Each edit changes the presence of at most two characters.
+    let reachable = |qm: u64, tm: u64, a: &str, b: &str| {
+        let bound = f64::from((qm ^ tm).count_ones().div_ceil(2));
+        1.0 - bound / (a.len().max(b.len()).max(1) as f64) >= 0.77
+    };
     let mut best: f64 = 0.0;
-    if ratio(&q.base, &t.base) >= 0.75 {
+    if ratio(&q.base, &t.base) >= 0.75 && reachable(q.base_mask, t.base_mask, &q.base, &t.base) {
         let s = normalized_levenshtein(&q.base, &t.base);
         best = best.max(s * s);
     }
-    if ratio(&q.core, &t.core) >= 0.75 {
+    if ratio(&q.core, &t.core) >= 0.75 && reachable(q.core_mask, t.core_mask, &q.core, &t.core) {
         let s = normalized_levenshtein(&q.core, &t.core);
         best = best.max(s * s * 0.92);
     }
@@ -111,12 +127,26 @@ fn artist_part(q: &Side, t: &Side, album_artists: &[String]) -> Option<f64> {
     {
         return Some(0.95);
     }
+    // A close spelling of one name; pairs whose lengths or letters are too far apart to reach
+    // 0.85 are skipped without computing the distance.
+    let close = |a: &str, b: &str| -> f64 {
+        let (la, lb) = (a.len(), b.len());
+        let longest = la.max(lb).max(1) as f64;
+        if (la.min(lb) as f64) < 0.85 * longest {
+            return 0.0;
+        }
+        let bound = f64::from((char_mask(a) ^ char_mask(b)).count_ones().div_ceil(2));
+        if 1.0 - bound / longest < 0.85 {
+            return 0.0;
+        }
+        normalized_levenshtein(a, b)
+    };
     let mut best: f64 = 0.0;
     for n in &t.names {
-        best = best.max(normalized_levenshtein(&q.primary, n));
+        best = best.max(close(&q.primary, n));
     }
     for n in &q.names {
-        best = best.max(normalized_levenshtein(&t.primary, n));
+        best = best.max(close(&t.primary, n));
     }
     (best >= 0.85).then_some(best * best * 0.95)
 }

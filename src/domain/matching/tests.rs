@@ -340,6 +340,11 @@ fn library_track() -> impl Strategy<Value = (String, String, Option<u32>)> {
 
 proptest! {
     #[test]
+    fn the_ascii_fast_path_folds_like_normalize(s in "[ -~]{0,40}") {
+        prop_assert_eq!(fold(&s), crate::domain::text::normalize(&s));
+    }
+
+    #[test]
     fn keys_are_idempotent(s in "\\PC{0,40}") {
         let k = title_key(&s);
         prop_assert_eq!(title_key(&k), k.clone());
