@@ -115,7 +115,14 @@ fn explain_adds_the_rule_and_candidates() {
         &[r#"{"id":1,"title":"Hotel California (Live)","artist":"Eagles"}"#],
     );
     let out = spotter()
-        .args(["match", "--explain", "--library", &library, "--input", &input])
+        .args([
+            "match",
+            "--explain",
+            "--library",
+            &library,
+            "--input",
+            &input,
+        ])
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -162,10 +169,19 @@ fn a_malformed_line_names_the_file_and_line() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_ne!(out.status.code(), Some(0));
-    assert!(stderr.contains("bad-library.jsonl:3:") && stderr.contains("title"), "{stderr}");
+    assert!(
+        stderr.contains("bad-library.jsonl:3:") && stderr.contains("title"),
+        "{stderr}"
+    );
 
     let out = spotter()
-        .args(["match", "--library", "/nonexistent/lib.jsonl", "--input", &input])
+        .args([
+            "match",
+            "--library",
+            "/nonexistent/lib.jsonl",
+            "--input",
+            &input,
+        ])
         .output()
         .unwrap();
     assert_ne!(out.status.code(), Some(0));
@@ -183,12 +199,19 @@ fn duplicate_library_ids_are_refused() {
             r#"{"id":"a","title":"U","artist":"A"}"#,
         ],
     );
-    let input = write(dir.path(), "input.jsonl", &[r#"{"id":1,"title":"T","artist":"A"}"#]);
+    let input = write(
+        dir.path(),
+        "input.jsonl",
+        &[r#"{"id":1,"title":"T","artist":"A"}"#],
+    );
     let out = spotter()
         .args(["match", "--library", &library, "--input", &input])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_ne!(out.status.code(), Some(0));
-    assert!(stderr.contains("library.jsonl:2:") && stderr.contains("duplicate"), "{stderr}");
+    assert!(
+        stderr.contains("library.jsonl:2:") && stderr.contains("duplicate"),
+        "{stderr}"
+    );
 }

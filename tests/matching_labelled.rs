@@ -30,15 +30,16 @@ struct Case {
 }
 
 fn read<T: for<'de> Deserialize<'de>>(name: &str) -> Vec<T> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/matching").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/matching")
+        .join(name);
     std::fs::read_to_string(&path)
         .unwrap()
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("{}:{}: {e}", path.display(), i + 1))
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("{}:{}: {e}", path.display(), i + 1))
         })
         .collect()
 }
@@ -47,7 +48,11 @@ fn read<T: for<'de> Deserialize<'de>>(name: &str) -> Vec<T> {
 fn labelled_set_precision_and_recall() {
     let library: Vec<LibraryTrack> = read("library.jsonl");
     let cases: Vec<Case> = read("cases.jsonl");
-    assert!(cases.len() >= 300, "the labelled set shrank to {}", cases.len());
+    assert!(
+        cases.len() >= 300,
+        "the labelled set shrank to {}",
+        cases.len()
+    );
     let index = Index::build(library);
 
     let (mut predicted, mut correct, mut positives) = (0usize, 0usize, 0usize);
@@ -59,7 +64,11 @@ fn labelled_set_precision_and_recall() {
             case.id
         );
         if let Some(e) = &case.expected {
-            assert!(index.track(e).is_some(), "{}: unknown expected id {e}", case.id);
+            assert!(
+                index.track(e).is_some(),
+                "{}: unknown expected id {e}",
+                case.id
+            );
             positives += 1;
         }
         let query = Query {

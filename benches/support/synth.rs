@@ -30,7 +30,9 @@ impl Rng {
     /// Skewed towards small values: index i picked with weight about 1/(i+1).
     pub fn zipf(&mut self, n: usize) -> usize {
         let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
-        (((n as f64 + 1.0).powf(u)) - 1.0).floor().min(n as f64 - 1.0) as usize
+        (((n as f64 + 1.0).powf(u)) - 1.0)
+            .floor()
+            .min(n as f64 - 1.0) as usize
     }
 
     pub fn chance(&mut self, percent: usize) -> bool {
@@ -39,8 +41,8 @@ impl Rng {
 }
 
 const SYLLABLES: &[&str] = &[
-    "ka", "lo", "mi", "ra", "te", "su", "no", "vi", "an", "el", "or", "da", "ne", "ri", "to",
-    "ba", "lu", "ce", "ma", "zo", "fe", "gi", "ho", "ja", "ké", "ly", "pa", "qu", "sé", "wu",
+    "ka", "lo", "mi", "ra", "te", "su", "no", "vi", "an", "el", "or", "da", "ne", "ri", "to", "ba",
+    "lu", "ce", "ma", "zo", "fe", "gi", "ho", "ja", "ké", "ly", "pa", "qu", "sé", "wu",
 ];
 
 fn word(rng: &mut Rng) -> String {
@@ -91,7 +93,10 @@ pub fn generate(tracks: usize, queries: usize) -> Synth {
             );
             match i % 10 {
                 0 => format!("The {name}"),
-                1 => format!("{name} & {}", capitalise(&vocabulary[rng.below(vocabulary.len())])),
+                1 => format!(
+                    "{name} & {}",
+                    capitalise(&vocabulary[rng.below(vocabulary.len())])
+                ),
                 _ => name,
             }
         })
@@ -107,7 +112,9 @@ pub fn generate(tracks: usize, queries: usize) -> Synth {
         let title: Vec<String> = (0..words)
             .map(|_| {
                 let u = (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
-                capitalise(&vocabulary[((vocabulary.len() as f64) * u * u) as usize % vocabulary.len()])
+                capitalise(
+                    &vocabulary[((vocabulary.len() as f64) * u * u) as usize % vocabulary.len()],
+                )
             })
             .collect();
         let mut title = title.join(" ");
@@ -125,7 +132,9 @@ pub fn generate(tracks: usize, queries: usize) -> Synth {
             album_artist: None,
             duration_ms: rng.chance(95).then(|| 120_000 + rng.below(300_000) as u32),
             isrc: rng.chance(70).then(|| format!("ZZS{i:09}")),
-            mbid: rng.chance(30).then(|| format!("00000000-0000-4000-8000-{i:012}")),
+            mbid: rng
+                .chance(30)
+                .then(|| format!("00000000-0000-4000-8000-{i:012}")),
         });
     }
     let mut out = Vec::with_capacity(queries);
@@ -159,7 +168,11 @@ pub fn generate(tracks: usize, queries: usize) -> Synth {
                     album: None,
                     duration_ms: t.duration_ms,
                     isrc: t.isrc.clone(),
-                    mbid: if t.isrc.is_none() { t.mbid.clone() } else { None },
+                    mbid: if t.isrc.is_none() {
+                        t.mbid.clone()
+                    } else {
+                        None
+                    },
                 },
                 Some(t.id.clone()),
             ),
@@ -184,7 +197,11 @@ pub fn generate(tracks: usize, queries: usize) -> Synth {
             // Not in the library at all.
             _ => (
                 Query {
-                    title: format!("{} {}", capitalise(&word(&mut rng)), capitalise(&word(&mut rng))),
+                    title: format!(
+                        "{} {}",
+                        capitalise(&word(&mut rng)),
+                        capitalise(&word(&mut rng))
+                    ),
                     artist: capitalise(&word(&mut rng)),
                     ..Query::default()
                 },

@@ -2,7 +2,28 @@
 //! query looks at the tracks that share its title or one of its artists, never at all of them.
 
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
+
+/// FNV-1a: keys are the user's own library and queries, so a fast hash beats a DoS-resistant one.
+#[derive(Default, Clone, Copy)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type Map<V> = HashMap<String, V, BuildHasherDefault<Fnv>>;
 
 use super::markers::{numbers, parse_album, parse_title};
 use super::names::Protected;
@@ -26,11 +47,11 @@ struct Entry {
 pub struct Index {
     tracks: Vec<LibraryTrack>,
     entries: Vec<Entry>,
-    by_id: HashMap<String, u32>,
-    by_isrc: HashMap<String, Vec<u32>>,
-    by_mbid: HashMap<String, Vec<u32>>,
-    by_title: HashMap<String, Vec<u32>>,
-    by_name: HashMap<String, Vec<u32>>,
+    by_id: Map<u32>,
+    by_isrc: Map<Vec<u32>>,
+    by_mbid: Map<Vec<u32>>,
+    by_title: Map<Vec<u32>>,
+    by_name: Map<Vec<u32>>,
     protected: Protected,
 }
 
@@ -90,6 +111,16 @@ impl Tally {
     }
 }
 
+/// Add `idx` under `key`, allocating the key only the first time it is seen.
+fn push_to(map: &mut Map<Vec<u32>>, key: &str, idx: u32) {
+    match map.get_mut(key) {
+        Some(list) => list.push(idx),
+        None => {
+            map.insert(key.to_owned(), vec![idx]);
+        }
+    }
+}
+
 fn clamp(x: f64) -> f64 {
     x.clamp(0.0, 1.0)
 }
@@ -102,8 +133,13 @@ impl Index {
                 .iter()
                 .flat_map(|t| std::iter::once(t.artist.as_str()).chain(t.album_artist.as_deref())),
         );
+        let n = tracks.len();
         let mut index = Index {
             protected,
+            by_id: Map::with_capacity_and_hasher(n, BuildHasherDefault::default()),
+            by_isrc: Map::with_capacity_and_hasher(n, BuildHasherDefault::default()),
+            by_title: Map::with_capacity_and_hasher(n, BuildHasherDefault::default()),
+            by_name: Map::with_capacity_and_hasher(n / 8, BuildHasherDefault::default()),
             ..Index::default()
         };
         index.tracks.reserve(tracks.len());
@@ -143,18 +179,14 @@ impl Index {
             let identity = h.finish();
             index.by_id.insert(track.id.clone(), idx);
             if let Some(k) = track.isrc.as_deref().and_then(isrc_key) {
-                index.by_isrc.entry(k).or_default().push(idx);
+                push_to(&mut index.by_isrc, &k, idx);
             }
             if let Some(k) = track.mbid.as_deref().and_then(mbid_key) {
-                index.by_mbid.entry(k).or_default().push(idx);
+                push_to(&mut index.by_mbid, &k, idx);
             }
-            index
-                .by_title
-                .entry(side.core.clone())
-                .or_default()
-                .push(idx);
+            push_to(&mut index.by_title, &side.core, idx);
             for name in &side.names {
-                index.by_name.entry(name.clone()).or_default().push(idx);
+                push_to(&mut index.by_name, name, idx);
             }
             index.entries.push(Entry {
                 side,
@@ -189,6 +221,7 @@ impl Index {
     ) -> Side {
         let parsed = parse_title(title);
         let mut names = self.protected.names(artist);
+        let names_count = names.len();
         for a in artists {
             names.extend(self.protected.names(a));
         }
@@ -216,14 +249,13 @@ impl Index {
             core
         });
         Side {
-            squash: parsed.base.replace(' ', ""),
             flat: title
                 .contains(['(', '['])
                 .then(|| super::fold(title).replace(' ', "")),
             base_mask: char_mask(&parsed.base),
             core_mask: char_mask(&parsed.core),
             head: parsed.head,
-            whole: super::names::artist_key(artist),
+            whole: (names_count > 1).then(|| super::names::artist_key(artist)),
             numbers: numbers(&parsed.core),
             base: parsed.base,
             core: parsed.core,

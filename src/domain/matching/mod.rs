@@ -263,7 +263,9 @@ impl Rule {
             Rule::MbidAgrees => {
                 "the MusicBrainz recording id points at this track and its names agree".to_owned()
             }
-            Rule::ExactNames => "title and artist are the same once spelling is set aside".to_owned(),
+            Rule::ExactNames => {
+                "title and artist are the same once spelling is set aside".to_owned()
+            }
             Rule::FuzzyClear => {
                 "title and artist are close and no other recording comes near".to_owned()
             }
@@ -273,7 +275,10 @@ impl Rule {
             Rule::BelowThreshold => "the closest track is not close enough to be sure".to_owned(),
             Rule::LiveOnOneSide => "live marker on one side only".to_owned(),
             Rule::VersionMismatch(k) => {
-                format!("the library only has a different version: one side is {}", k.phrase())
+                format!(
+                    "the library only has a different version: one side is {}",
+                    k.phrase()
+                )
             }
             Rule::NumberMismatch => {
                 "the titles differ in a number (part, volume, symphony number)".to_owned()

@@ -7,15 +7,15 @@ use super::fold as normalize;
 
 /// The key of one artist name.
 pub(crate) fn artist_key(name: &str) -> String {
-    let norm = normalize(name);
-    let mut tokens: Vec<&str> = norm.split(' ').filter(|t| !t.is_empty()).collect();
-    if tokens.len() > 1 && tokens[0] == "the" {
-        tokens.remove(0);
+    let mut key = normalize(name);
+    if key.starts_with("the ") {
+        key.drain(..4);
     }
-    if tokens.len() > 1 && tokens.last() == Some(&"the") {
-        tokens.pop();
+    if key.ends_with(" the") {
+        key.truncate(key.len() - 4);
     }
-    tokens.concat()
+    key.retain(|c| c != ' ');
+    key
 }
 
 const SEP_CHARS: &[char] = &[',', ';', '/', '&', '+', '×', '、', '，'];
@@ -150,7 +150,9 @@ impl Protected {
             let mut start = 0;
             for end in 1..=parts.len() {
                 let hard = end == parts.len()
-                    || HARD_SEPS.iter().any(|h| h.eq_ignore_ascii_case(&seps[end - 1]));
+                    || HARD_SEPS
+                        .iter()
+                        .any(|h| h.eq_ignore_ascii_case(&seps[end - 1]));
                 if !hard {
                     continue;
                 }
@@ -178,7 +180,11 @@ impl Protected {
     pub(crate) fn names(&self, credit: &str) -> Vec<String> {
         if !has_separator(credit) {
             let key = artist_key(credit);
-            return if key.is_empty() { Vec::new() } else { vec![key] };
+            return if key.is_empty() {
+                Vec::new()
+            } else {
+                vec![key]
+            };
         }
         let (parts, seps) = pieces(credit);
         let mut out = Vec::with_capacity(parts.len());
@@ -234,7 +240,10 @@ mod tests {
     #[test]
     fn credits_split_at_separators() {
         let p = lib(&[]);
-        assert_eq!(p.names("Calvin Harris feat. Rihanna"), vec!["calvinharris", "rihanna"]);
+        assert_eq!(
+            p.names("Calvin Harris feat. Rihanna"),
+            vec!["calvinharris", "rihanna"]
+        );
         assert_eq!(p.names("A, B & C"), vec!["a", "b", "c"]);
         assert_eq!(p.names("Skrillex x Diplo"), vec!["skrillex", "diplo"]);
         assert_eq!(p.names("A; B / C vs D"), vec!["a", "b", "c", "d"]);
@@ -254,13 +263,25 @@ mod tests {
             "Earth, Wind & Fire with The Emotions",
             "The Kid LAROI, Justin Bieber",
         ]);
-        assert_eq!(p.names("Earth, Wind & Fire with The Emotions"), vec!["earthwindandfire", "emotions"]);
-        assert_eq!(p.names("The Kid LAROI, Justin Bieber"), vec!["kidlaroi", "justinbieber"]);
+        assert_eq!(
+            p.names("Earth, Wind & Fire with The Emotions"),
+            vec!["earthwindandfire", "emotions"]
+        );
+        assert_eq!(
+            p.names("The Kid LAROI, Justin Bieber"),
+            vec!["kidlaroi", "justinbieber"]
+        );
         assert_eq!(p.names("Earth, Wind & Fire"), vec!["earthwindandfire"]);
         assert_eq!(p.names("Earth, Wind and Fire"), vec!["earthwindandfire"]);
-        assert_eq!(p.names("Tyler, The Creator feat. Frank Ocean"), vec!["tylerthecreator", "frankocean"]);
+        assert_eq!(
+            p.names("Tyler, The Creator feat. Frank Ocean"),
+            vec!["tylerthecreator", "frankocean"]
+        );
         assert_eq!(p.names("Simon and Garfunkel"), vec!["simonandgarfunkel"]);
-        assert_eq!(p.names("Crosby, Stills, Nash & Young"), vec!["crosbystillsnashandyoung"]);
+        assert_eq!(
+            p.names("Crosby, Stills, Nash & Young"),
+            vec!["crosbystillsnashandyoung"]
+        );
         assert_eq!(p.names("Queen & David Bowie"), vec!["queen", "davidbowie"]);
     }
 }

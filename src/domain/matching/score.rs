@@ -11,8 +11,6 @@ pub(crate) struct Side {
     pub base: String,
     pub core: String,
     pub head: String,
-    /// `base` without spaces ("P.Y.T." = "PYT").
-    pub squash: String,
     /// The whole title as written, spelling folded, without spaces, when it has brackets: equal
     /// when only brackets moved ("(Everything I Do) I Do It for You").
     pub flat: Option<String>,
@@ -24,8 +22,9 @@ pub(crate) struct Side {
     /// Every artist name, sorted.
     pub names: Vec<String>,
     pub primary: String,
-    /// The whole credit as one key ("Earth Wind and Fire" = "Earth, Wind & Fire").
-    pub whole: String,
+    /// The whole credit as one key ("Earth Wind and Fire" = "Earth, Wind & Fire"), when it
+    /// is more than one name.
+    pub whole: Option<String>,
     pub markers: Markers,
     pub album: Option<String>,
     pub duration_ms: Option<u32>,
@@ -48,6 +47,16 @@ pub(crate) enum Outcome {
     Ruled(Rule, f64),
     /// Not alike at all.
     Unlike,
+}
+
+/// The bytes of `s` without spaces.
+fn unspaced(s: &str) -> impl Iterator<Item = u8> + '_ {
+    s.bytes().filter(|b| *b != b' ')
+}
+
+/// The whole credit's key.
+fn whole(s: &Side) -> &str {
+    s.whole.as_deref().unwrap_or(s.primary.as_str())
 }
 
 fn contains(sorted: &[String], key: &str) -> bool {
@@ -80,7 +89,8 @@ fn title_part(q: &Side, t: &Side) -> Result<f64, Outcome> {
             Outcome::Unlike
         });
     }
-    if q.squash == t.squash || (q.flat.is_some() && q.flat == t.flat) {
+    // Spaces aside ("P.Y.T." = "PYT").
+    if unspaced(&q.base).eq(unspaced(&t.base)) || (q.flat.is_some() && q.flat == t.flat) {
         return Ok(0.98);
     }
     // The same name with an aside, or with a subtitle on one side only ("Sunflower" /
@@ -118,7 +128,7 @@ fn artist_part(q: &Side, t: &Side, album_artists: &[String]) -> Option<f64> {
     if q.names == t.names {
         return Some(1.0);
     }
-    if q.primary == t.primary || (!q.whole.is_empty() && q.whole == t.whole) {
+    if q.primary == t.primary || (!q.primary.is_empty() && whole(q) == whole(t)) {
         return Some(0.97);
     }
     if contains(&t.names, &q.primary)
