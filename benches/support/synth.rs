@@ -15,7 +15,7 @@ impl Rng {
         Rng(seed)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -24,12 +24,12 @@ impl Rng {
     }
 
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        (self.next_u64() % n as u64) as usize
     }
 
     /// Skewed towards small values: index i picked with weight about 1/(i+1).
     pub fn zipf(&mut self, n: usize) -> usize {
-        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+        let u = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
         (((n as f64 + 1.0).powf(u)) - 1.0)
             .floor()
             .min(n as f64 - 1.0) as usize
@@ -104,14 +104,14 @@ pub fn generate(tracks: usize, queries: usize) -> Synth {
     let mut library = Vec::with_capacity(tracks);
     for i in 0..tracks {
         // Sizes fall off as 1/sqrt(rank): the biggest artist has about 1 % of the library.
-        let u = (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
+        let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
         let artist = artists[((n_artists as f64) * u * u) as usize % n_artists].clone();
         let words = 1 + rng.below(4);
         // Word frequencies fall off as 1/sqrt(rank), so common words ("love") recur without
         // thousands of tracks sharing one title.
         let title: Vec<String> = (0..words)
             .map(|_| {
-                let u = (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
+                let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
                 capitalise(
                     &vocabulary[((vocabulary.len() as f64) * u * u) as usize % vocabulary.len()],
                 )

@@ -348,8 +348,10 @@ fn split_feat(s: &str) -> (&str, Option<&str>) {
         return (s, None);
     }
     for needle in [" feat. ", " feat ", " ft. ", " ft ", " featuring "] {
-        if let Some(i) = lower.find(needle) {
-            return (&s[..i], Some(&s[i + needle.len()..]));
+        if let Some(i) = lower.find(needle)
+            && let (Some(name), Some(featured)) = (s.get(..i), s.get(i + needle.len()..))
+        {
+            return (name, Some(featured));
         }
     }
     (s, None)

@@ -45,9 +45,11 @@ fn pieces(credit: &str) -> (Vec<String>, Vec<String>) {
     let mut credit = credit.trim().to_owned();
     // "Beatles, The" is "The Beatles".
     let lower = credit.to_lowercase();
-    if lower.len() == credit.len() && lower.ends_with(", the") {
-        let head = credit[..credit.len() - 5].trim().to_owned();
-        credit = format!("The {head}");
+    if lower.len() == credit.len()
+        && lower.ends_with(", the")
+        && let Some(head) = credit.get(..credit.len() - 5)
+    {
+        credit = format!("The {}", head.trim());
     }
     let mut parts: Vec<String> = Vec::new();
     let mut seps: Vec<String> = Vec::new();

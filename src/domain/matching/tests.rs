@@ -201,7 +201,7 @@ fn of_two_edits_only_the_named_one() {
         pick(&index, &q("Song 2000 - Album Version", "Band")).as_deref(),
         Some("album")
     );
-    assert_eq!(pick(&index, &q("Song 2000 (Mono)", "Band")).is_some(), true);
+    assert!(pick(&index, &q("Song 2000 (Mono)", "Band")).is_some());
 }
 
 #[test]
@@ -455,7 +455,6 @@ fn identical_copies_are_one_recording() {
     );
     let mut query = q("Creep", "Radiohead");
     query.album = Some("The Best Of".into());
-    query.album = Some("Radiohead: The Best Of".into());
     assert_eq!(pick(&index, &query).as_deref(), Some("best"));
 }
 
