@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
+use std::sync::OnceLock;
 
 /// FNV-1a: keys are the user's own library and queries, so a fast hash beats a DoS-resistant one.
 #[derive(Default, Clone, Copy)]
@@ -25,7 +26,7 @@ impl Hasher for Fnv {
 
 type Map<V> = HashMap<String, V, BuildHasherDefault<Fnv>>;
 
-use super::markers::{numbers, parse_album, parse_title};
+use super::markers::{numbers, parse_album, parse_title, title_core};
 use super::names::Protected;
 use super::score::{Fit, Outcome, Side, char_mask, score};
 use super::{
@@ -46,7 +47,7 @@ struct Entry {
 #[derive(Debug, Clone, Default)]
 pub struct Index {
     tracks: Vec<LibraryTrack>,
-    entries: Vec<Entry>,
+    entries: Vec<OnceLock<Entry>>,
     by_id: Map<u32>,
     by_isrc: Map<Vec<u32>>,
     by_mbid: Map<Vec<u32>>,
@@ -127,6 +128,10 @@ fn clamp(x: f64) -> f64 {
 
 impl Index {
     /// Index the library. Tracks with an id seen before are ignored.
+    ///
+    /// Only the lookup keys are computed here (title key, artist names, ids); the rest of a
+    /// track's comparison data is prepared the first time the track is a candidate, so indexing
+    /// a large library stays cheap.
     pub fn build(tracks: Vec<LibraryTrack>) -> Index {
         let protected = Protected::from_credits(
             tracks
@@ -142,16 +147,51 @@ impl Index {
             by_name: Map::with_capacity_and_hasher(n / 8, BuildHasherDefault::default()),
             ..Index::default()
         };
-        index.tracks.reserve(tracks.len());
-        index.entries.reserve(tracks.len());
+        index.tracks.reserve(n);
         for track in tracks {
             if index.by_id.contains_key(&track.id) {
                 continue;
             }
-            let Ok(idx) = u32::try_from(index.tracks.len()) else {
+            if u32::try_from(index.tracks.len()).is_err() {
                 break;
-            };
-            let side = index.side(
+            }
+            index.by_id.insert(track.id.clone(), index.tracks.len() as u32);
+            index.tracks.push(track);
+        }
+        // One credit string is split once, however many tracks carry it.
+        let mut credit_names: HashMap<&str, Vec<String>, BuildHasherDefault<Fnv>> =
+            HashMap::default();
+        for (i, track) in index.tracks.iter().enumerate() {
+            let idx = i as u32;
+            if let Some(k) = track.isrc.as_deref().and_then(isrc_key) {
+                push_to(&mut index.by_isrc, &k, idx);
+            }
+            if let Some(k) = track.mbid.as_deref().and_then(mbid_key) {
+                push_to(&mut index.by_mbid, &k, idx);
+            }
+            let (core, featured) = title_core(&track.title);
+            push_to(&mut index.by_title, &core, idx);
+            let names = credit_names
+                .entry(track.artist.as_str())
+                .or_insert_with(|| index.protected.names(&track.artist));
+            for name in names.iter() {
+                push_to(&mut index.by_name, name, idx);
+            }
+            for f in &featured {
+                for name in index.protected.names(f) {
+                    push_to(&mut index.by_name, &name, idx);
+                }
+            }
+        }
+        index.entries = (0..index.tracks.len()).map(|_| OnceLock::new()).collect();
+        index
+    }
+
+    /// A track's comparison data, prepared on first use.
+    fn entry(&self, idx: u32) -> &Entry {
+        self.entries[idx as usize].get_or_init(|| {
+            let track = &self.tracks[idx as usize];
+            let side = self.side(
                 &track.title,
                 &track.artist,
                 &[],
@@ -162,7 +202,7 @@ impl Index {
                 .album_artist
                 .as_deref()
                 .map(|a| {
-                    let mut n = index.protected.names(a);
+                    let mut n = self.protected.names(a);
                     n.sort_unstable();
                     n
                 })
@@ -176,26 +216,12 @@ impl Index {
                 &side.markers.distinct,
             )
                 .hash(&mut h);
-            let identity = h.finish();
-            index.by_id.insert(track.id.clone(), idx);
-            if let Some(k) = track.isrc.as_deref().and_then(isrc_key) {
-                push_to(&mut index.by_isrc, &k, idx);
-            }
-            if let Some(k) = track.mbid.as_deref().and_then(mbid_key) {
-                push_to(&mut index.by_mbid, &k, idx);
-            }
-            push_to(&mut index.by_title, &side.core, idx);
-            for name in &side.names {
-                push_to(&mut index.by_name, name, idx);
-            }
-            index.entries.push(Entry {
+            Entry {
+                identity: h.finish(),
                 side,
                 album_artists,
-                identity,
-            });
-            index.tracks.push(track);
-        }
-        index
+            }
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -268,7 +294,7 @@ impl Index {
     }
 
     fn score_idx(&self, q: &Side, idx: u32) -> Outcome {
-        let e = &self.entries[idx as usize];
+        let e = self.entry(idx);
         score(q, &e.side, &e.album_artists)
     }
 
@@ -386,7 +412,7 @@ impl Index {
                     continue;
                 };
                 for &idx in by_artist {
-                    if self.entries[idx as usize].side.core != q.core {
+                    if self.entry(idx).side.core != q.core {
                         tally.add(idx, self.score_idx(q, idx));
                     }
                 }
@@ -407,11 +433,11 @@ impl Index {
             };
             return Decision::nothing(rule);
         }
-        let identity = self.entries[best.idx as usize].identity;
+        let identity = self.entry(best.idx).identity;
         let rival = tally
             .fits
             .iter()
-            .find(|s| self.entries[s.idx as usize].identity != identity);
+            .find(|s| self.entry(s.idx).identity != identity);
         let candidates = self.candidates(&tally.fits);
         let runner_up = tally.fits.get(1).map(|s| self.candidate(s));
         let review = |rule| Decision {

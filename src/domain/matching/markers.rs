@@ -457,6 +457,16 @@ fn has_parts(raw: &str) -> bool {
             .any(|w| w.eq_ignore_ascii_case(b" feat"))
 }
 
+/// Just the lookup key of a title and its featured artists, cheaply for plain titles.
+pub(crate) fn title_core(raw: &str) -> (String, Vec<String>) {
+    if has_parts(raw) {
+        let p = parse_title(raw);
+        (p.core, p.featured)
+    } else {
+        (fold_owned(normalize(raw)), Vec::new())
+    }
+}
+
 /// Take a title apart.
 pub(crate) fn parse_title(raw: &str) -> ParsedTitle {
     if !has_parts(raw) {
