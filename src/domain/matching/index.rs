@@ -7,15 +7,26 @@ use std::sync::OnceLock;
 
 /// FNV-1a: keys are the user's own library and queries, so a fast hash beats a DoS-resistant one.
 #[derive(Default, Clone, Copy)]
-struct Fnv(u64);
+pub(crate) struct Fnv(u64);
 
 impl Hasher for Fnv {
     fn finish(&self) -> u64 {
-        self.0
+        // FNV's low bits only depend on the low bits of the input; the map picks buckets by
+        // the low bits, so mix them (the MurmurHash3 finaliser).
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
         for b in bytes {
             h ^= u64::from(*b);
             h = h.wrapping_mul(0x0100_0000_01b3);
@@ -24,7 +35,63 @@ impl Hasher for Fnv {
     }
 }
 
-type Map<V> = HashMap<String, V, BuildHasherDefault<Fnv>>;
+/// The map's key is already a mixed hash: pass it through.
+#[derive(Default, Clone, Copy)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// Tracks under one key; most keys have a single track, which needs no allocation.
+#[derive(Debug, Clone, Default)]
+struct Postings {
+    first: u32,
+    rest: Vec<u32>,
+}
+
+/// Lookup keys are stored as 64-bit hashes, not strings: a collision only adds a candidate,
+/// which is then scored (ids are checked against the track itself).
+type Keyed = HashMap<u64, Postings, BuildHasherDefault<PassThrough>>;
+
+fn key_hash(s: &str) -> u64 {
+    let mut h = Fnv::default();
+    h.write(s.as_bytes());
+    h.finish()
+}
+
+fn add(map: &mut Keyed, key: &str, idx: u32) {
+    match map.entry(key_hash(key)) {
+        std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().rest.push(idx),
+        std::collections::hash_map::Entry::Vacant(e) => {
+            e.insert(Postings {
+                first: idx,
+                rest: Vec::new(),
+            });
+        }
+    }
+}
+
+fn lookup<'a>(map: &'a Keyed, key: &str) -> impl Iterator<Item = u32> + 'a {
+    map.get(&key_hash(key))
+        .into_iter()
+        .flat_map(|p| std::iter::once(p.first).chain(p.rest.iter().copied()))
+}
+
+/// A hash set with the fast hasher.
+pub(crate) type FastSet<T> = std::collections::HashSet<T, BuildHasherDefault<Fnv>>;
 
 use super::markers::{numbers, parse_album, parse_title, title_core};
 use super::names::Protected;
@@ -47,12 +114,12 @@ struct Entry {
 #[derive(Debug, Clone, Default)]
 pub struct Index {
     tracks: Vec<LibraryTrack>,
-    entries: Vec<OnceLock<Entry>>,
-    by_id: Map<u32>,
-    by_isrc: Map<Vec<u32>>,
-    by_mbid: Map<Vec<u32>>,
-    by_title: Map<Vec<u32>>,
-    by_name: Map<Vec<u32>>,
+    entries: Vec<OnceLock<Box<Entry>>>,
+    by_id: Keyed,
+    by_isrc: Keyed,
+    by_mbid: Keyed,
+    by_title: Keyed,
+    by_name: Keyed,
     protected: Protected,
 }
 
@@ -112,16 +179,6 @@ impl Tally {
     }
 }
 
-/// Add `idx` under `key`, allocating the key only the first time it is seen.
-fn push_to(map: &mut Map<Vec<u32>>, key: &str, idx: u32) {
-    match map.get_mut(key) {
-        Some(list) => list.push(idx),
-        None => {
-            map.insert(key.to_owned(), vec![idx]);
-        }
-    }
-}
-
 fn clamp(x: f64) -> f64 {
     x.clamp(0.0, 1.0)
 }
@@ -141,21 +198,21 @@ impl Index {
         let n = tracks.len();
         let mut index = Index {
             protected,
-            by_id: Map::with_capacity_and_hasher(n, BuildHasherDefault::default()),
-            by_isrc: Map::with_capacity_and_hasher(n, BuildHasherDefault::default()),
-            by_title: Map::with_capacity_and_hasher(n, BuildHasherDefault::default()),
-            by_name: Map::with_capacity_and_hasher(n / 8, BuildHasherDefault::default()),
+            by_id: Keyed::with_capacity_and_hasher(n, BuildHasherDefault::default()),
+            by_isrc: Keyed::with_capacity_and_hasher(n, BuildHasherDefault::default()),
+            by_title: Keyed::with_capacity_and_hasher(n, BuildHasherDefault::default()),
+            by_name: Keyed::with_capacity_and_hasher(n / 8, BuildHasherDefault::default()),
             ..Index::default()
         };
         index.tracks.reserve(n);
         for track in tracks {
-            if index.by_id.contains_key(&track.id) {
+            if index.track(&track.id).is_some() {
                 continue;
             }
-            if u32::try_from(index.tracks.len()).is_err() {
+            let Ok(idx) = u32::try_from(index.tracks.len()) else {
                 break;
-            }
-            index.by_id.insert(track.id.clone(), index.tracks.len() as u32);
+            };
+            add(&mut index.by_id, &track.id, idx);
             index.tracks.push(track);
         }
         // One credit string is split once, however many tracks carry it.
@@ -164,22 +221,22 @@ impl Index {
         for (i, track) in index.tracks.iter().enumerate() {
             let idx = i as u32;
             if let Some(k) = track.isrc.as_deref().and_then(isrc_key) {
-                push_to(&mut index.by_isrc, &k, idx);
+                add(&mut index.by_isrc, &k, idx);
             }
             if let Some(k) = track.mbid.as_deref().and_then(mbid_key) {
-                push_to(&mut index.by_mbid, &k, idx);
+                add(&mut index.by_mbid, &k, idx);
             }
             let (core, featured) = title_core(&track.title);
-            push_to(&mut index.by_title, &core, idx);
+            add(&mut index.by_title, &core, idx);
             let names = credit_names
                 .entry(track.artist.as_str())
                 .or_insert_with(|| index.protected.names(&track.artist));
             for name in names.iter() {
-                push_to(&mut index.by_name, name, idx);
+                add(&mut index.by_name, name, idx);
             }
             for f in &featured {
                 for name in index.protected.names(f) {
-                    push_to(&mut index.by_name, &name, idx);
+                    add(&mut index.by_name, &name, idx);
                 }
             }
         }
@@ -216,11 +273,11 @@ impl Index {
                 &side.markers.distinct,
             )
                 .hash(&mut h);
-            Entry {
+            Box::new(Entry {
                 identity: h.finish(),
                 side,
                 album_artists,
-            }
+            })
         })
     }
 
@@ -234,7 +291,9 @@ impl Index {
 
     /// The library track with this id.
     pub fn track(&self, id: &str) -> Option<&LibraryTrack> {
-        self.by_id.get(id).map(|&i| &self.tracks[i as usize])
+        lookup(&self.by_id, id)
+            .map(|i| &self.tracks[i as usize])
+            .find(|t| t.id == id)
     }
 
     fn side(
@@ -322,28 +381,48 @@ impl Index {
             q.duration_ms,
         );
         let mut contradicted: Vec<u32> = Vec::new();
+        let isrc = q.isrc.as_deref().and_then(isrc_key);
+        let mbid = q.mbid.as_deref().and_then(mbid_key);
+        let isrc_hits: Vec<u32> = isrc
+            .as_deref()
+            .map(|k| {
+                lookup(&self.by_isrc, k)
+                    .filter(|&i| {
+                        self.tracks[i as usize]
+                            .isrc
+                            .as_deref()
+                            .and_then(isrc_key)
+                            .as_deref()
+                            == Some(k)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mbid_hits: Vec<u32> = mbid
+            .as_deref()
+            .map(|k| {
+                lookup(&self.by_mbid, k)
+                    .filter(|&i| {
+                        self.tracks[i as usize]
+                            .mbid
+                            .as_deref()
+                            .and_then(mbid_key)
+                            .as_deref()
+                            == Some(k)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let ids = [
-            (
-                q.isrc
-                    .as_deref()
-                    .and_then(isrc_key)
-                    .and_then(|k| self.by_isrc.get(&k)),
-                Method::Isrc,
-                Rule::IsrcAgrees,
-            ),
-            (
-                q.mbid
-                    .as_deref()
-                    .and_then(mbid_key)
-                    .and_then(|k| self.by_mbid.get(&k)),
-                Method::Mbid,
-                Rule::MbidAgrees,
-            ),
+            (isrc_hits, Method::Isrc, Rule::IsrcAgrees),
+            (mbid_hits, Method::Mbid, Rule::MbidAgrees),
         ];
         for (hits, method, rule) in ids {
-            let Some(hits) = hits else { continue };
+            if hits.is_empty() {
+                continue;
+            }
             let mut tally = Tally::default();
-            for &idx in hits {
+            for &idx in &hits {
                 tally.add(idx, self.score_idx(&side, idx));
             }
             tally.sort();
@@ -398,20 +477,15 @@ impl Index {
 
     fn match_names(&self, q: &Side) -> Decision {
         let mut tally = Tally::default();
-        if let Some(same_title) = self.by_title.get(&q.core) {
-            for &idx in same_title {
-                tally.add(idx, self.score_idx(q, idx));
-            }
+        for idx in lookup(&self.by_title, &q.core) {
+            tally.add(idx, self.score_idx(q, idx));
         }
         // A title the library has by this artist settles it; otherwise look at the artist's
         // other titles for spelling differences.
         let settled = tally.fits.iter().any(|s| s.fit.exact);
         if !settled {
             for name in &q.names {
-                let Some(by_artist) = self.by_name.get(name) else {
-                    continue;
-                };
-                for &idx in by_artist {
+                for idx in lookup(&self.by_name, name) {
                     if self.entry(idx).side.core != q.core {
                         tally.add(idx, self.score_idx(q, idx));
                     }

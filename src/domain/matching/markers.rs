@@ -446,7 +446,7 @@ fn finish(markers: &mut Markers) {
 /// True when a title may hold a label, an aside or a featured credit.
 fn has_parts(raw: &str) -> bool {
     raw.bytes().any(|b| matches!(b, b'(' | b'[' | b'{' | b'-'))
-        || !raw.is_ascii()
+        || (!raw.is_ascii() && raw.contains(['（', '［', '【', '｛', '–', '—', '－']))
         || raw
             .as_bytes()
             .windows(4)

@@ -349,12 +349,19 @@ impl Decision {
 /// `text::normalize`, with a fast path for ASCII text (most titles and names): the same output,
 /// without the Unicode decomposition.
 pub(crate) fn fold(s: &str) -> String {
-    if !s.is_ascii() {
+    if !s
+        .chars()
+        .all(|c| c.is_ascii() || latin1_letter(c).is_some())
+    {
         return crate::domain::text::normalize(s);
     }
     let mut out = String::with_capacity(s.len());
     let mut pending_space = false;
-    for b in s.bytes() {
+    for c in s.chars() {
+        let b = match latin1_letter(c) {
+            Some(base) => base,
+            None => c as u8,
+        };
         match b {
             b'&' | b'+' => {
                 if !out.is_empty() {
@@ -375,6 +382,21 @@ pub(crate) fn fold(s: &str) -> String {
         }
     }
     out
+}
+
+/// The base letter of an accented Latin-1 letter whose decomposition is that letter plus marks.
+fn latin1_letter(c: char) -> Option<u8> {
+    Some(match c {
+        'à'..='å' | 'À'..='Å' => b'a',
+        'ç' | 'Ç' => b'c',
+        'è'..='ë' | 'È'..='Ë' => b'e',
+        'ì'..='ï' | 'Ì'..='Ï' => b'i',
+        'ñ' | 'Ñ' => b'n',
+        'ò'..='ö' | 'Ò'..='Ö' => b'o',
+        'ù'..='ü' | 'Ù'..='Ü' => b'u',
+        'ý' | 'ÿ' | 'Ý' => b'y',
+        _ => return None,
+    })
 }
 
 /// The key a title is compared by: spelling folded, edition/version labels and featured

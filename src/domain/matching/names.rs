@@ -3,6 +3,8 @@
 
 use std::collections::HashSet;
 
+use super::index::FastSet;
+
 use super::fold as normalize;
 
 /// The key of one artist name.
@@ -138,8 +140,10 @@ impl Protected {
     /// From every credit in the library: a credit that splits, but whose pieces are not all
     /// artists of their own in the library, is one name (Simon & Garfunkel); one whose pieces
     /// all are is a collaboration (Queen & David Bowie).
-    pub(crate) fn from_credits<'a>(credits: impl Iterator<Item = &'a str> + Clone) -> Protected {
-        let wholes: HashSet<String> = credits.clone().map(artist_key).collect();
+    pub(crate) fn from_credits<'a>(credits: impl Iterator<Item = &'a str>) -> Protected {
+        // Each distinct credit string once, however many tracks carry it.
+        let credits: FastSet<&str> = credits.collect();
+        let wholes: FastSet<String> = credits.iter().map(|c| artist_key(c)).collect();
         let mut keys = HashSet::new();
         let mut starts = HashSet::new();
         let mut longest = 0;
