@@ -28,12 +28,35 @@ pub enum MatchFilesError {
     Output(std::io::Error),
 }
 
-/// A library id as given: a string or a number.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum LibraryId {
-    Text(String),
-    Number(serde_json::Number),
+/// A library id as given: a string or a number, read without buffering the value.
+struct LibraryId(String);
+
+impl<'de> Deserialize<'de> for LibraryId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct IdVisitor;
+        impl serde::de::Visitor<'_> for IdVisitor {
+            type Value = LibraryId;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or a number")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<LibraryId, E> {
+                Ok(LibraryId(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<LibraryId, E> {
+                Ok(LibraryId(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<LibraryId, E> {
+                Ok(LibraryId(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<LibraryId, E> {
+                Ok(LibraryId(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<LibraryId, E> {
+                Ok(LibraryId(v.to_string()))
+            }
+        }
+        d.deserialize_any(IdVisitor)
+    }
 }
 
 #[derive(Deserialize)]
@@ -139,10 +162,7 @@ pub fn load_library(path: &Path) -> Result<Index, MatchFilesError> {
             message,
         };
         let l: LibraryLine = serde_json::from_str(line).map_err(|e| line_err(e.to_string()))?;
-        let id = match l.id {
-            LibraryId::Text(s) => s,
-            LibraryId::Number(n) => n.to_string(),
-        };
+        let id = l.id.0;
         lines.push(i + 1);
         tracks.push(LibraryTrack {
             id,
