@@ -1,6 +1,7 @@
 //! The library, indexed once: by ISRC, by MusicBrainz id, by title key and by artist name. A
 //! query looks at the tracks that share its title or one of its artists, never at all of them.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
 use std::sync::OnceLock;
@@ -123,18 +124,34 @@ pub struct Index {
     protected: Protected,
 }
 
-fn isrc_key(s: &str) -> Option<String> {
+/// An ISRC as compared: letters and digits, upper case (borrowed when it already is).
+fn isrc_key(s: &str) -> Option<Cow<'_, str>> {
+    if s.is_empty() {
+        return None;
+    }
+    if s.bytes()
+        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
+        return Some(Cow::Borrowed(s));
+    }
     let k: String = s
         .chars()
         .filter(char::is_ascii_alphanumeric)
         .map(|c| c.to_ascii_uppercase())
         .collect();
-    (!k.is_empty()).then_some(k)
+    (!k.is_empty()).then_some(Cow::Owned(k))
 }
 
-fn mbid_key(s: &str) -> Option<String> {
-    let k = s.trim().to_ascii_lowercase();
-    (!k.is_empty()).then_some(k)
+/// A MusicBrainz id as compared: trimmed, lower case (borrowed when it already is).
+fn mbid_key(s: &str) -> Option<Cow<'_, str>> {
+    let t = s.trim();
+    if t.is_empty() {
+        return None;
+    }
+    if t.bytes().all(|b| !b.is_ascii_uppercase()) {
+        return Some(Cow::Borrowed(t));
+    }
+    Some(Cow::Owned(t.to_ascii_lowercase()))
 }
 
 /// One accepted candidate.
