@@ -28,9 +28,40 @@ pub enum MatchFilesError {
     Output(std::io::Error),
 }
 
+/// A library id as given: a string or a number, read without buffering the value.
+struct LibraryId(String);
+
+impl<'de> Deserialize<'de> for LibraryId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct IdVisitor;
+        impl serde::de::Visitor<'_> for IdVisitor {
+            type Value = LibraryId;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or a number")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<LibraryId, E> {
+                Ok(LibraryId(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<LibraryId, E> {
+                Ok(LibraryId(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<LibraryId, E> {
+                Ok(LibraryId(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<LibraryId, E> {
+                Ok(LibraryId(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<LibraryId, E> {
+                Ok(LibraryId(v.to_string()))
+            }
+        }
+        d.deserialize_any(IdVisitor)
+    }
+}
+
 #[derive(Deserialize)]
 struct LibraryLine {
-    id: Value,
+    id: LibraryId,
     title: String,
     artist: String,
     #[serde(default)]
@@ -92,47 +123,47 @@ fn lines<T: for<'de> Deserialize<'de>>(
 ) -> Result<impl Iterator<Item = Result<(usize, T), MatchFilesError>>, MatchFilesError> {
     let file = path.display().to_string();
     let reader = open(path)?;
-    Ok(reader
-        .lines()
-        .enumerate()
-        .filter_map(move |(i, line)| {
-            let n = i + 1;
-            let err = |message: String| MatchFilesError::Line {
-                file: file.clone(),
-                line: n,
-                message,
-            };
-            match line {
-                Err(e) => Some(Err(err(e.to_string()))),
-                Ok(l) if l.trim().is_empty() => None,
-                Ok(l) => Some(serde_json::from_str::<T>(&l).map(|v| (n, v)).map_err(|e| err(e.to_string()))),
-            }
-        }))
-}
-
-fn id_text(id: &Value) -> Option<String> {
-    match id {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
+    Ok(reader.lines().enumerate().filter_map(move |(i, line)| {
+        let n = i + 1;
+        let err = |message: String| MatchFilesError::Line {
+            file: file.clone(),
+            line: n,
+            message,
+        };
+        match line {
+            Err(e) => Some(Err(err(e.to_string()))),
+            Ok(l) if l.trim().is_empty() => None,
+            Ok(l) => Some(
+                serde_json::from_str::<T>(&l)
+                    .map(|v| (n, v))
+                    .map_err(|e| err(e.to_string())),
+            ),
+        }
+    }))
 }
 
 /// Read a library file into an index.
 pub fn load_library(path: &Path) -> Result<Index, MatchFilesError> {
-    let mut tracks = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for item in lines::<LibraryLine>(path)? {
-        let (n, l) = item?;
+    let file = path.display().to_string();
+    // One read and no per-line allocation: the library is read whole anyway.
+    let text = std::fs::read_to_string(path).map_err(|source| MatchFilesError::Open {
+        file: file.clone(),
+        source,
+    })?;
+    let mut tracks = Vec::with_capacity(text.bytes().filter(|b| *b == b'\n').count() + 1);
+    let mut lines = Vec::with_capacity(tracks.capacity());
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
         let line_err = |message: String| MatchFilesError::Line {
-            file: path.display().to_string(),
-            line: n,
+            file: file.clone(),
+            line: i + 1,
             message,
         };
-        let id = id_text(&l.id).ok_or_else(|| line_err("\"id\" must be a string or a number".into()))?;
-        if !seen.insert(id.clone()) {
-            return Err(line_err(format!("duplicate library id {id:?}")));
-        }
+        let l: LibraryLine = serde_json::from_str(line).map_err(|e| line_err(e.to_string()))?;
+        let id = l.id.0;
+        lines.push(i + 1);
         tracks.push(LibraryTrack {
             id,
             title: l.title,
@@ -144,6 +175,18 @@ pub fn load_library(path: &Path) -> Result<Index, MatchFilesError> {
             mbid: l.mbid,
         });
     }
+    drop(text);
+    let mut seen = std::collections::HashSet::with_capacity(tracks.len());
+    for (t, line) in tracks.iter().zip(&lines) {
+        if !seen.insert(t.id.as_str()) {
+            return Err(MatchFilesError::Line {
+                file,
+                line: *line,
+                message: format!("duplicate library id {:?}", t.id),
+            });
+        }
+    }
+    drop(seen);
     Ok(Index::build(tracks))
 }
 
@@ -200,5 +243,7 @@ pub fn run(
         count += 1;
     }
     out.flush().map_err(MatchFilesError::Output)?;
+    // The process ends here: freeing 200 000 tracks one by one would only cost time.
+    std::mem::forget(index);
     Ok(count)
 }

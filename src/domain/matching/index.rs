@@ -1,12 +1,102 @@
 //! The library, indexed once: by ISRC, by MusicBrainz id, by title key and by artist name. A
 //! query looks at the tracks that share its title or one of its artists, never at all of them.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
+use std::sync::OnceLock;
 
-use super::markers::{numbers, parse_album, parse_title};
+/// FNV-1a: keys are the user's own library and queries, so a fast hash beats a DoS-resistant one.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        // FNV's low bits only depend on the low bits of the input; the map picks buckets by
+        // the low bits, so mix them (the MurmurHash3 finaliser).
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// The map's key is already a mixed hash: pass it through.
+#[derive(Default, Clone, Copy)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// Tracks under one key; most keys have a single track, which needs no allocation.
+#[derive(Debug, Clone, Default)]
+struct Postings {
+    first: u32,
+    rest: Vec<u32>,
+}
+
+/// Lookup keys are stored as 64-bit hashes, not strings: a collision only adds a candidate,
+/// which is then scored (ids are checked against the track itself).
+type Keyed = HashMap<u64, Postings, BuildHasherDefault<PassThrough>>;
+
+fn key_hash(s: &str) -> u64 {
+    let mut h = Fnv::default();
+    h.write(s.as_bytes());
+    h.finish()
+}
+
+fn add(map: &mut Keyed, key: &str, idx: u32) {
+    match map.entry(key_hash(key)) {
+        std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().rest.push(idx),
+        std::collections::hash_map::Entry::Vacant(e) => {
+            e.insert(Postings {
+                first: idx,
+                rest: Vec::new(),
+            });
+        }
+    }
+}
+
+fn lookup<'a>(map: &'a Keyed, key: &str) -> impl Iterator<Item = u32> + 'a {
+    map.get(&key_hash(key))
+        .into_iter()
+        .flat_map(|p| std::iter::once(p.first).chain(p.rest.iter().copied()))
+}
+
+/// A hash set with the fast hasher.
+pub(crate) type FastSet<T> = std::collections::HashSet<T, BuildHasherDefault<Fnv>>;
+
+use super::markers::{numbers, parse_album, parse_title, title_core};
 use super::names::Protected;
-use super::score::{Fit, Outcome, Side, score};
+use super::score::{Fit, Outcome, Side, char_mask, score};
 use super::{
     ACCEPT, Candidate, Decision, GAP, LibraryTrack, MAX_CANDIDATES, Method, Query, REVIEW_FLOOR,
     Rule,
@@ -25,27 +115,43 @@ struct Entry {
 #[derive(Debug, Clone, Default)]
 pub struct Index {
     tracks: Vec<LibraryTrack>,
-    entries: Vec<Entry>,
-    by_id: HashMap<String, u32>,
-    by_isrc: HashMap<String, Vec<u32>>,
-    by_mbid: HashMap<String, Vec<u32>>,
-    by_title: HashMap<String, Vec<u32>>,
-    by_name: HashMap<String, Vec<u32>>,
+    entries: Vec<OnceLock<Box<Entry>>>,
+    by_id: Keyed,
+    by_isrc: Keyed,
+    by_mbid: Keyed,
+    by_title: Keyed,
+    by_name: Keyed,
     protected: Protected,
 }
 
-fn isrc_key(s: &str) -> Option<String> {
+/// An ISRC as compared: letters and digits, upper case (borrowed when it already is).
+fn isrc_key(s: &str) -> Option<Cow<'_, str>> {
+    if s.is_empty() {
+        return None;
+    }
+    if s.bytes()
+        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
+        return Some(Cow::Borrowed(s));
+    }
     let k: String = s
         .chars()
         .filter(char::is_ascii_alphanumeric)
         .map(|c| c.to_ascii_uppercase())
         .collect();
-    (!k.is_empty()).then_some(k)
+    (!k.is_empty()).then_some(Cow::Owned(k))
 }
 
-fn mbid_key(s: &str) -> Option<String> {
-    let k = s.trim().to_ascii_lowercase();
-    (!k.is_empty()).then_some(k)
+/// A MusicBrainz id as compared: trimmed, lower case (borrowed when it already is).
+fn mbid_key(s: &str) -> Option<Cow<'_, str>> {
+    let t = s.trim();
+    if t.is_empty() {
+        return None;
+    }
+    if t.bytes().all(|b| !b.is_ascii_uppercase()) {
+        return Some(Cow::Borrowed(t));
+    }
+    Some(Cow::Owned(t.to_ascii_lowercase()))
 }
 
 /// One accepted candidate.
@@ -96,26 +202,70 @@ fn clamp(x: f64) -> f64 {
 
 impl Index {
     /// Index the library. Tracks with an id seen before are ignored.
+    ///
+    /// Only the lookup keys are computed here (title key, artist names, ids); the rest of a
+    /// track's comparison data is prepared the first time the track is a candidate, so indexing
+    /// a large library stays cheap.
     pub fn build(tracks: Vec<LibraryTrack>) -> Index {
         let protected = Protected::from_credits(
             tracks
                 .iter()
                 .flat_map(|t| std::iter::once(t.artist.as_str()).chain(t.album_artist.as_deref())),
         );
+        let n = tracks.len();
         let mut index = Index {
             protected,
+            by_id: Keyed::with_capacity_and_hasher(n, BuildHasherDefault::default()),
+            by_isrc: Keyed::with_capacity_and_hasher(n, BuildHasherDefault::default()),
+            by_title: Keyed::with_capacity_and_hasher(n, BuildHasherDefault::default()),
+            by_name: Keyed::with_capacity_and_hasher(n / 8, BuildHasherDefault::default()),
             ..Index::default()
         };
-        index.tracks.reserve(tracks.len());
-        index.entries.reserve(tracks.len());
+        index.tracks.reserve(n);
         for track in tracks {
-            if index.by_id.contains_key(&track.id) {
+            if index.track(&track.id).is_some() {
                 continue;
             }
             let Ok(idx) = u32::try_from(index.tracks.len()) else {
                 break;
             };
-            let side = index.side(
+            add(&mut index.by_id, &track.id, idx);
+            index.tracks.push(track);
+        }
+        // One credit string is split once, however many tracks carry it.
+        let mut credit_names: HashMap<&str, Vec<String>, BuildHasherDefault<Fnv>> =
+            HashMap::default();
+        for (i, track) in index.tracks.iter().enumerate() {
+            let idx = i as u32;
+            if let Some(k) = track.isrc.as_deref().and_then(isrc_key) {
+                add(&mut index.by_isrc, &k, idx);
+            }
+            if let Some(k) = track.mbid.as_deref().and_then(mbid_key) {
+                add(&mut index.by_mbid, &k, idx);
+            }
+            let (core, featured) = title_core(&track.title);
+            add(&mut index.by_title, &core, idx);
+            let names = credit_names
+                .entry(track.artist.as_str())
+                .or_insert_with(|| index.protected.names(&track.artist));
+            for name in names.iter() {
+                add(&mut index.by_name, name, idx);
+            }
+            for f in &featured {
+                for name in index.protected.names(f) {
+                    add(&mut index.by_name, &name, idx);
+                }
+            }
+        }
+        index.entries = (0..index.tracks.len()).map(|_| OnceLock::new()).collect();
+        index
+    }
+
+    /// A track's comparison data, prepared on first use.
+    fn entry(&self, idx: u32) -> &Entry {
+        self.entries[idx as usize].get_or_init(|| {
+            let track = &self.tracks[idx as usize];
+            let side = self.side(
                 &track.title,
                 &track.artist,
                 &[],
@@ -126,7 +276,7 @@ impl Index {
                 .album_artist
                 .as_deref()
                 .map(|a| {
-                    let mut n = index.protected.names(a);
+                    let mut n = self.protected.names(a);
                     n.sort_unstable();
                     n
                 })
@@ -140,30 +290,12 @@ impl Index {
                 &side.markers.distinct,
             )
                 .hash(&mut h);
-            let identity = h.finish();
-            index.by_id.insert(track.id.clone(), idx);
-            if let Some(k) = track.isrc.as_deref().and_then(isrc_key) {
-                index.by_isrc.entry(k).or_default().push(idx);
-            }
-            if let Some(k) = track.mbid.as_deref().and_then(mbid_key) {
-                index.by_mbid.entry(k).or_default().push(idx);
-            }
-            index
-                .by_title
-                .entry(side.core.clone())
-                .or_default()
-                .push(idx);
-            for name in &side.names {
-                index.by_name.entry(name.clone()).or_default().push(idx);
-            }
-            index.entries.push(Entry {
+            Box::new(Entry {
+                identity: h.finish(),
                 side,
                 album_artists,
-                identity,
-            });
-            index.tracks.push(track);
-        }
-        index
+            })
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -176,7 +308,9 @@ impl Index {
 
     /// The library track with this id.
     pub fn track(&self, id: &str) -> Option<&LibraryTrack> {
-        self.by_id.get(id).map(|&i| &self.tracks[i as usize])
+        lookup(&self.by_id, id)
+            .map(|i| &self.tracks[i as usize])
+            .find(|t| t.id == id)
     }
 
     fn side(
@@ -189,6 +323,7 @@ impl Index {
     ) -> Side {
         let parsed = parse_title(title);
         let mut names = self.protected.names(artist);
+        let names_count = names.len();
         for a in artists {
             names.extend(self.protected.names(a));
         }
@@ -216,9 +351,13 @@ impl Index {
             core
         });
         Side {
-            squash: parsed.base.replace(' ', ""),
+            flat: title
+                .contains(['(', '['])
+                .then(|| super::fold(title).replace(' ', "")),
+            base_mask: char_mask(&parsed.base),
+            core_mask: char_mask(&parsed.core),
             head: parsed.head,
-            whole: super::names::artist_key(artist),
+            whole: (names_count > 1).then(|| super::names::artist_key(artist)),
             numbers: numbers(&parsed.core),
             base: parsed.base,
             core: parsed.core,
@@ -231,7 +370,7 @@ impl Index {
     }
 
     fn score_idx(&self, q: &Side, idx: u32) -> Outcome {
-        let e = &self.entries[idx as usize];
+        let e = self.entry(idx);
         score(q, &e.side, &e.album_artists)
     }
 
@@ -259,28 +398,48 @@ impl Index {
             q.duration_ms,
         );
         let mut contradicted: Vec<u32> = Vec::new();
+        let isrc = q.isrc.as_deref().and_then(isrc_key);
+        let mbid = q.mbid.as_deref().and_then(mbid_key);
+        let isrc_hits: Vec<u32> = isrc
+            .as_deref()
+            .map(|k| {
+                lookup(&self.by_isrc, k)
+                    .filter(|&i| {
+                        self.tracks[i as usize]
+                            .isrc
+                            .as_deref()
+                            .and_then(isrc_key)
+                            .as_deref()
+                            == Some(k)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mbid_hits: Vec<u32> = mbid
+            .as_deref()
+            .map(|k| {
+                lookup(&self.by_mbid, k)
+                    .filter(|&i| {
+                        self.tracks[i as usize]
+                            .mbid
+                            .as_deref()
+                            .and_then(mbid_key)
+                            .as_deref()
+                            == Some(k)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let ids = [
-            (
-                q.isrc
-                    .as_deref()
-                    .and_then(isrc_key)
-                    .and_then(|k| self.by_isrc.get(&k)),
-                Method::Isrc,
-                Rule::IsrcAgrees,
-            ),
-            (
-                q.mbid
-                    .as_deref()
-                    .and_then(mbid_key)
-                    .and_then(|k| self.by_mbid.get(&k)),
-                Method::Mbid,
-                Rule::MbidAgrees,
-            ),
+            (isrc_hits, Method::Isrc, Rule::IsrcAgrees),
+            (mbid_hits, Method::Mbid, Rule::MbidAgrees),
         ];
         for (hits, method, rule) in ids {
-            let Some(hits) = hits else { continue };
+            if hits.is_empty() {
+                continue;
+            }
             let mut tally = Tally::default();
-            for &idx in hits {
+            for &idx in &hits {
                 tally.add(idx, self.score_idx(&side, idx));
             }
             tally.sort();
@@ -335,21 +494,16 @@ impl Index {
 
     fn match_names(&self, q: &Side) -> Decision {
         let mut tally = Tally::default();
-        if let Some(same_title) = self.by_title.get(&q.core) {
-            for &idx in same_title {
-                tally.add(idx, self.score_idx(q, idx));
-            }
+        for idx in lookup(&self.by_title, &q.core) {
+            tally.add(idx, self.score_idx(q, idx));
         }
         // A title the library has by this artist settles it; otherwise look at the artist's
         // other titles for spelling differences.
         let settled = tally.fits.iter().any(|s| s.fit.exact);
         if !settled {
             for name in &q.names {
-                let Some(by_artist) = self.by_name.get(name) else {
-                    continue;
-                };
-                for &idx in by_artist {
-                    if self.entries[idx as usize].side.core != q.core {
+                for idx in lookup(&self.by_name, name) {
+                    if self.entry(idx).side.core != q.core {
                         tally.add(idx, self.score_idx(q, idx));
                     }
                 }
@@ -370,11 +524,11 @@ impl Index {
             };
             return Decision::nothing(rule);
         }
-        let identity = self.entries[best.idx as usize].identity;
+        let identity = self.entry(best.idx).identity;
         let rival = tally
             .fits
             .iter()
-            .find(|s| self.entries[s.idx as usize].identity != identity);
+            .find(|s| self.entry(s.idx).identity != identity);
         let candidates = self.candidates(&tally.fits);
         let runner_up = tally.fits.get(1).map(|s| self.candidate(s));
         let review = |rule| Decision {

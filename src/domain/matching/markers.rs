@@ -4,7 +4,7 @@
 //! (`- Live at Wembley 1986`): words of the title itself never are ("Live and Let Die").
 
 use super::VersionKind;
-use crate::domain::text::normalize;
+use super::fold as normalize;
 
 /// What the labels of a title (or album) say about the recording.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
@@ -105,12 +105,28 @@ const EDITION_WORDS: &[&str] = &[
 ];
 /// Words of a live label that name no venue or date.
 const LIVE_FILLER: &[&str] = &[
-    "live", "at", "in", "from", "on", "the", "version", "recorded", "en", "vivo", "ao",
-    "concert", "unplugged", "a", "of", "and",
+    "live",
+    "at",
+    "in",
+    "from",
+    "on",
+    "the",
+    "version",
+    "recorded",
+    "en",
+    "vivo",
+    "ao",
+    "concert",
+    "unplugged",
+    "a",
+    "of",
+    "and",
 ];
 
 pub(crate) fn is_year(t: &str) -> bool {
-    t.len() == 4 && (t.starts_with("19") || t.starts_with("20")) && t.bytes().all(|b| b.is_ascii_digit())
+    t.len() == 4
+        && (t.starts_with("19") || t.starts_with("20"))
+        && t.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// What one label says; empty when it is no marker.
@@ -131,7 +147,7 @@ impl Label {
     }
 }
 
-fn sorted_words<'a>(tokens: &[&'a str], drop: &[&str]) -> String {
+fn sorted_words(tokens: &[&str], drop: &[&str]) -> String {
     let mut w: Vec<&str> = tokens
         .iter()
         .copied()
@@ -175,16 +191,26 @@ fn classify(tokens: &[&str]) -> Label {
         label.distinct.push((VersionKind::Acoustic, String::new()));
     }
     if has("instrumental") || has("karaoke") {
-        label.distinct.push((VersionKind::Instrumental, String::new()));
+        label
+            .distinct
+            .push((VersionKind::Instrumental, String::new()));
     }
     if has("demo") {
         label.distinct.push((VersionKind::Demo, String::new()));
     }
     let take_n = tokens
         .windows(2)
-        .any(|w| w[0] == "take" && w[1].bytes().all(|b| b.is_ascii_digit()));
-    if has("alternate") || has("alternative") || has("outtake") || take_n {
-        label.distinct.push((VersionKind::Alternate, String::new()));
+        .find(|w| w[0] == "take" && w[1].bytes().all(|b| b.is_ascii_digit()))
+        .map(|w| w[1]);
+    if has("alternate")
+        || has("alternative")
+        || has("outtake")
+        || has("rehearsal")
+        || take_n.is_some()
+    {
+        // Take 7 and take 26 are different recordings.
+        let take = take_n.unwrap_or_default().to_owned();
+        label.distinct.push((VersionKind::Alternate, take));
     }
     if (has("taylors") && has("version"))
         || has("rerecorded")
@@ -192,10 +218,14 @@ fn classify(tokens: &[&str]) -> Label {
         || (has("re") && (has("recorded") || has("recording")))
         || (has("new") && has("recording"))
     {
-        label.distinct.push((VersionKind::ReRecording, String::new()));
+        label
+            .distinct
+            .push((VersionKind::ReRecording, String::new()));
     }
     if let Some((_, lang)) = LANGUAGES.iter().find(|(w, _)| has(w)) {
-        label.distinct.push((VersionKind::Language, (*lang).to_owned()));
+        label
+            .distinct
+            .push((VersionKind::Language, (*lang).to_owned()));
     }
     let remix_word = REMIX_WORDS.iter().any(|w| has(w));
     let companion = EDIT_COMPANIONS.iter().any(|w| has(w));
@@ -204,12 +234,26 @@ fn classify(tokens: &[&str]) -> Label {
         let name = sorted_words(
             tokens,
             &[
-                "remix", "mix", "mixed", "rmx", "remixed", "by", "version", "the", "edit", "feat",
-                "ft", "featuring",
+                "remix",
+                "mix",
+                "mixed",
+                "rmx",
+                "remixed",
+                "by",
+                "version",
+                "the",
+                "edit",
+                "feat",
+                "ft",
+                "featuring",
             ],
         );
         label.distinct.push((VersionKind::Remix, name));
-    } else if has("edit") || has("mono") || has("stereo") || has("radio") || ((mix || has("version")) && companion)
+    } else if has("edit")
+        || has("mono")
+        || has("stereo")
+        || has("radio")
+        || ((mix || has("version")) && companion)
         || (tokens.len() == 1 && (has("single") || has("album")))
     {
         label.edit = Some(sorted_words(tokens, &["edit", "version", "mix", "inch"]));
@@ -217,10 +261,13 @@ fn classify(tokens: &[&str]) -> Label {
     if EDITION_WORDS.iter().any(|w| has(w)) || (tokens.len() == 1 && is_year(tokens[0])) {
         label.edition = Some(sorted_words(tokens, &["version"]));
     }
-    if !label.is_marker() && (has("version") || has("ver") || has("versao")) {
-        label
-            .distinct
-            .push((VersionKind::Other, sorted_words(tokens, &["version", "ver", "versao"])));
+    if !label.is_marker()
+        && (has("version") || has("ver") || has("versao") || has("session") || has("sessions"))
+    {
+        label.distinct.push((
+            VersionKind::Other,
+            sorted_words(tokens, &["version", "ver", "versao"]),
+        ));
     }
     label
 }
@@ -301,8 +348,10 @@ fn split_feat(s: &str) -> (&str, Option<&str>) {
         return (s, None);
     }
     for needle in [" feat. ", " feat ", " ft. ", " ft ", " featuring "] {
-        if let Some(i) = lower.find(needle) {
-            return (&s[..i], Some(&s[i + needle.len()..]));
+        if let Some(i) = lower.find(needle)
+            && let (Some(name), Some(featured)) = (s.get(..i), s.get(i + needle.len()..))
+        {
+            return (name, Some(featured));
         }
     }
     (s, None)
@@ -310,9 +359,44 @@ fn split_feat(s: &str) -> (&str, Option<&str>) {
 
 /// Fold word variants that name the same thing ("pt" = "part", "Part II" = "part 2") and cut a
 /// trailing featured credit, so the key of a key is itself.
+/// `fold_tokens` without a new allocation when there is nothing to fold (most titles).
+fn fold_owned(text: String) -> String {
+    let needs = text.starts_with(' ')
+        || text.ends_with(' ')
+        || text.contains("  ")
+        || text.starts_with("the ")
+        || text.split(' ').any(|t| {
+            matches!(
+                t,
+                "pt" | "vol"
+                    | "feat"
+                    | "ft"
+                    | "featuring"
+                    | "i"
+                    | "ii"
+                    | "iii"
+                    | "iv"
+                    | "v"
+                    | "vi"
+                    | "vii"
+                    | "viii"
+                    | "ix"
+                    | "x"
+            )
+        });
+    if needs { fold_tokens(&text) } else { text }
+}
+
 fn fold_tokens(text: &str) -> String {
     let mut out: Vec<&str> = Vec::new();
-    for t in text.split(' ').filter(|t| !t.is_empty()) {
+    let tokens: Vec<&str> = text.split(' ').filter(|t| !t.is_empty()).collect();
+    // A leading "The" is not identity ("The Sound of Silence" = "Sound of Silence").
+    let lead = tokens
+        .iter()
+        .take_while(|t| **t == "the")
+        .count()
+        .min(tokens.len().saturating_sub(1));
+    for &t in &tokens[lead..] {
         if !out.is_empty() && matches!(t, "feat" | "ft" | "featuring") {
             break;
         }
@@ -359,8 +443,43 @@ fn finish(markers: &mut Markers) {
     markers.edition.dedup();
 }
 
+/// True when a title may hold a label, an aside or a featured credit.
+fn has_parts(raw: &str) -> bool {
+    raw.bytes().any(|b| matches!(b, b'(' | b'[' | b'{' | b'-'))
+        || (!raw.is_ascii() && raw.contains(['（', '［', '【', '｛', '–', '—', '－']))
+        || raw
+            .as_bytes()
+            .windows(4)
+            .any(|w| w.eq_ignore_ascii_case(b" ft ") || w.eq_ignore_ascii_case(b" ft."))
+        || raw
+            .as_bytes()
+            .windows(5)
+            .any(|w| w.eq_ignore_ascii_case(b" feat"))
+}
+
+/// Just the lookup key of a title and its featured artists, cheaply for plain titles.
+pub(crate) fn title_core(raw: &str) -> (String, Vec<String>) {
+    if has_parts(raw) {
+        let p = parse_title(raw);
+        (p.core, p.featured)
+    } else {
+        (fold_owned(normalize(raw)), Vec::new())
+    }
+}
+
 /// Take a title apart.
 pub(crate) fn parse_title(raw: &str) -> ParsedTitle {
+    if !has_parts(raw) {
+        // Nothing to take apart: most titles.
+        let base = fold_owned(normalize(raw));
+        return ParsedTitle {
+            core: base.clone(),
+            head: base.clone(),
+            base,
+            featured: Vec::new(),
+            markers: Markers::default(),
+        };
+    }
     let (outside, brackets) = split_brackets(raw);
     let (outside, feat_tail) = split_feat(&outside);
     let mut featured: Vec<String> = feat_tail.map(|f| f.trim().to_owned()).into_iter().collect();
@@ -373,7 +492,7 @@ pub(crate) fn parse_title(raw: &str) -> ParsedTitle {
     let mut head = String::new();
     if let Some(name) = dashed.next() {
         let n = normalize(name);
-        head = fold_tokens(&n);
+        head = fold_owned(n.clone());
         base_parts.push(n.clone());
         core_parts.push(n);
     }
@@ -400,6 +519,16 @@ pub(crate) fn parse_title(raw: &str) -> ParsedTitle {
         let label = classify(&tokens);
         if label.is_marker() {
             add_label(&mut markers, label);
+            // "Reprise / Remastered 2009": the label goes, the reprise stays part of the name.
+            let kept: Vec<&str> = tokens
+                .iter()
+                .copied()
+                .filter(|t| SIGNIFICANT.contains(t))
+                .collect();
+            if !kept.is_empty() {
+                base_parts.push(kept.join(" "));
+                core_parts.push(kept.join(" "));
+            }
             continue;
         }
         let significant = tokens
@@ -412,10 +541,10 @@ pub(crate) fn parse_title(raw: &str) -> ParsedTitle {
         }
     }
     finish(&mut markers);
-    let mut base = fold_tokens(&base_parts.join(" "));
-    let mut core = fold_tokens(&core_parts.join(" "));
+    let mut base = fold_owned(base_parts.join(" "));
+    let mut core = fold_owned(core_parts.join(" "));
     if base.is_empty() {
-        base = fold_tokens(&normalize(raw));
+        base = fold_owned(normalize(raw));
     }
     if core.is_empty() {
         core = base.clone();
@@ -435,6 +564,20 @@ pub(crate) fn parse_title(raw: &str) -> ParsedTitle {
 /// What an album name says: live evidence ("… (Live)", "Live at …", "MTV Unplugged") with its
 /// venue/date words, and the album's own name for comparison.
 pub(crate) fn parse_album(raw: &str) -> (Markers, String) {
+    let mentions = |w: &[u8]| {
+        raw.as_bytes()
+            .windows(w.len())
+            .any(|x| x.eq_ignore_ascii_case(w))
+    };
+    if raw.is_ascii() && !mentions(b"live") && !mentions(b"unplugged") && !mentions(b"concert") {
+        // No live evidence possible: only the album's own name matters.
+        let core = if has_parts(raw) {
+            parse_title(raw).core
+        } else {
+            fold_owned(normalize(raw))
+        };
+        return (Markers::default(), core);
+    }
     let parsed = parse_title(raw);
     let mut markers = Markers::default();
     if parsed.markers.live {
@@ -449,7 +592,9 @@ pub(crate) fn parse_album(raw: &str) -> (Markers, String) {
         t => t.contains(&"unplugged") || t.windows(2).any(|w| w == ["in", "concert"]),
     };
     if tokens.contains(&"unplugged") {
-        markers.distinct.push((VersionKind::Acoustic, String::new()));
+        markers
+            .distinct
+            .push((VersionKind::Acoustic, String::new()));
     }
     if live_name {
         markers.live = true;
@@ -514,7 +659,12 @@ mod tests {
 
     #[test]
     fn title_words_are_not_markers() {
-        for t in ["Live and Let Die", "Live Forever", "Acoustic Guitar", "Demolition Man"] {
+        for t in [
+            "Live and Let Die",
+            "Live Forever",
+            "Acoustic Guitar",
+            "Demolition Man",
+        ] {
             let p = parse_title(t);
             assert!(!p.markers.live && p.markers.distinct.is_empty(), "{t}");
         }
@@ -532,13 +682,22 @@ mod tests {
     #[test]
     fn versions_are_recognised() {
         assert_eq!(kinds("Song (Acoustic)"), vec![VersionKind::Acoustic]);
-        assert_eq!(kinds("Song - Instrumental"), vec![VersionKind::Instrumental]);
+        assert_eq!(
+            kinds("Song - Instrumental"),
+            vec![VersionKind::Instrumental]
+        );
         assert_eq!(kinds("Song (Demo)"), vec![VersionKind::Demo]);
         assert_eq!(kinds("Song (Alternate Take)"), vec![VersionKind::Alternate]);
         assert_eq!(kinds("Song (Take 2)"), vec![VersionKind::Alternate]);
-        assert_eq!(kinds("Song (Taylor's Version)"), vec![VersionKind::ReRecording]);
+        assert_eq!(
+            kinds("Song (Taylor's Version)"),
+            vec![VersionKind::ReRecording]
+        );
         assert_eq!(kinds("Song (Spanish Version)"), vec![VersionKind::Language]);
-        assert_eq!(kinds("Song (Versión en Español)"), vec![VersionKind::Language]);
+        assert_eq!(
+            kinds("Song (Versión en Español)"),
+            vec![VersionKind::Language]
+        );
         assert_eq!(kinds("Song (Tiësto Remix)"), vec![VersionKind::Remix]);
         assert_eq!(kinds("Song - Extended Mix"), vec![VersionKind::Remix]);
         assert_eq!(kinds("Song (Piano Version)"), vec![VersionKind::Other]);
@@ -554,7 +713,10 @@ mod tests {
         assert_eq!(p.base, "satisfaction i cant get no");
         let p = parse_title("Sgt. Pepper's Lonely Hearts Club Band (Reprise)");
         assert!(p.core.ends_with("reprise"));
-        assert_eq!(parse_title("Another Brick in the Wall, Pt. 2").base, "another brick in the wall part 2");
+        assert_eq!(
+            parse_title("Another Brick in the Wall, Pt. 2").base,
+            "another brick in the wall part 2"
+        );
         assert_eq!(parse_title("Part II").base, "part 2");
     }
 

@@ -263,7 +263,9 @@ impl Rule {
             Rule::MbidAgrees => {
                 "the MusicBrainz recording id points at this track and its names agree".to_owned()
             }
-            Rule::ExactNames => "title and artist are the same once spelling is set aside".to_owned(),
+            Rule::ExactNames => {
+                "title and artist are the same once spelling is set aside".to_owned()
+            }
             Rule::FuzzyClear => {
                 "title and artist are close and no other recording comes near".to_owned()
             }
@@ -273,7 +275,10 @@ impl Rule {
             Rule::BelowThreshold => "the closest track is not close enough to be sure".to_owned(),
             Rule::LiveOnOneSide => "live marker on one side only".to_owned(),
             Rule::VersionMismatch(k) => {
-                format!("the library only has a different version: one side is {}", k.phrase())
+                format!(
+                    "the library only has a different version: one side is {}",
+                    k.phrase()
+                )
             }
             Rule::NumberMismatch => {
                 "the titles differ in a number (part, volume, symphony number)".to_owned()
@@ -339,6 +344,59 @@ impl Decision {
             candidates: Vec::new(),
         }
     }
+}
+
+/// `text::normalize`, with a fast path for ASCII text (most titles and names): the same output,
+/// without the Unicode decomposition.
+pub(crate) fn fold(s: &str) -> String {
+    if !s
+        .chars()
+        .all(|c| c.is_ascii() || latin1_letter(c).is_some())
+    {
+        return crate::domain::text::normalize(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut pending_space = false;
+    for c in s.chars() {
+        let b = match latin1_letter(c) {
+            Some(base) => base,
+            None => c as u8,
+        };
+        match b {
+            b'&' | b'+' => {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str("and");
+                pending_space = true;
+            }
+            b'\'' | b'`' => {}
+            _ if b.is_ascii_alphanumeric() => {
+                if pending_space && !out.is_empty() {
+                    out.push(' ');
+                }
+                pending_space = false;
+                out.push(char::from(b.to_ascii_lowercase()));
+            }
+            _ => pending_space = true,
+        }
+    }
+    out
+}
+
+/// The base letter of an accented Latin-1 letter whose decomposition is that letter plus marks.
+fn latin1_letter(c: char) -> Option<u8> {
+    Some(match c {
+        'à'..='å' | 'À'..='Å' => b'a',
+        'ç' | 'Ç' => b'c',
+        'è'..='ë' | 'È'..='Ë' => b'e',
+        'ì'..='ï' | 'Ì'..='Ï' => b'i',
+        'ñ' | 'Ñ' => b'n',
+        'ò'..='ö' | 'Ò'..='Ö' => b'o',
+        'ù'..='ü' | 'Ù'..='Ü' => b'u',
+        'ý' | 'ÿ' | 'Ý' => b'y',
+        _ => return None,
+    })
 }
 
 /// The key a title is compared by: spelling folded, edition/version labels and featured

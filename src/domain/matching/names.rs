@@ -3,19 +3,21 @@
 
 use std::collections::HashSet;
 
-use crate::domain::text::normalize;
+use super::index::FastSet;
+
+use super::fold as normalize;
 
 /// The key of one artist name.
 pub(crate) fn artist_key(name: &str) -> String {
-    let norm = normalize(name);
-    let mut tokens: Vec<&str> = norm.split(' ').filter(|t| !t.is_empty()).collect();
-    if tokens.len() > 1 && tokens[0] == "the" {
-        tokens.remove(0);
+    let mut key = normalize(name);
+    if key.starts_with("the ") {
+        key.drain(..4);
     }
-    if tokens.len() > 1 && tokens.last() == Some(&"the") {
-        tokens.pop();
+    if key.ends_with(" the") {
+        key.truncate(key.len() - 4);
     }
-    tokens.concat()
+    key.retain(|c| c != ' ');
+    key
 }
 
 const SEP_CHARS: &[char] = &[',', ';', '/', '&', '+', '×', '、', '，'];
@@ -32,31 +34,41 @@ const SEP_WORDS: &[&str] = &[
     "with",
 ];
 
+/// True when a credit may hold more than one name (or "X, The").
+fn has_separator(credit: &str) -> bool {
+    credit.chars().any(|c| SEP_CHARS.contains(&c))
+        || credit
+            .split_whitespace()
+            .any(|w| SEP_WORDS.iter().any(|s| s.eq_ignore_ascii_case(w)))
+}
+
 /// A credit split at every separator: the pieces and the separators between them, as written.
 fn pieces(credit: &str) -> (Vec<String>, Vec<String>) {
     let mut credit = credit.trim().to_owned();
     // "Beatles, The" is "The Beatles".
     let lower = credit.to_lowercase();
-    if lower.len() == credit.len() && lower.ends_with(", the") {
-        let head = credit[..credit.len() - 5].trim().to_owned();
-        credit = format!("The {head}");
+    if lower.len() == credit.len()
+        && lower.ends_with(", the")
+        && let Some(head) = credit.get(..credit.len() - 5)
+    {
+        credit = format!("The {}", head.trim());
     }
     let mut parts: Vec<String> = Vec::new();
     let mut seps: Vec<String> = Vec::new();
     let mut current: Vec<&str> = Vec::new();
-    let spaced: String = credit
-        .chars()
-        .flat_map(|c| {
-            if SEP_CHARS.contains(&c) {
-                vec![' ', c, ' ']
-            } else {
-                vec![c]
-            }
-        })
-        .collect();
+    let mut spaced = String::with_capacity(credit.len() + 8);
+    for c in credit.chars() {
+        if SEP_CHARS.contains(&c) {
+            spaced.push(' ');
+            spaced.push(c);
+            spaced.push(' ');
+        } else {
+            spaced.push(c);
+        }
+    }
     for word in spaced.split_whitespace() {
         let is_sep = (word.chars().count() == 1 && word.chars().all(|c| SEP_CHARS.contains(&c)))
-            || SEP_WORDS.contains(&word.to_lowercase().as_str());
+            || SEP_WORDS.iter().any(|w| w.eq_ignore_ascii_case(word));
         if is_sep && !current.is_empty() {
             parts.push(current.join(" "));
             current.clear();
@@ -79,10 +91,48 @@ fn pieces(credit: &str) -> (Vec<String>, Vec<String>) {
     (parts, seps)
 }
 
+/// Separators that never appear inside a band's name.
+const HARD_SEPS: &[&str] = &[
+    "x",
+    "vs",
+    "vs.",
+    "feat",
+    "feat.",
+    "ft",
+    "ft.",
+    "featuring",
+    "with",
+];
+
+/// Band names hold one-word pieces (Earth, Wind & Fire; Simon & Garfunkel) or "& the …" (Nick
+/// Cave & the Bad Seeds); pieces of several words each are a list of artists.
+fn band_like(parts: &[String], seps: &[String]) -> bool {
+    parts.iter().enumerate().any(|(i, p)| {
+        let words: Vec<&str> = p.split_whitespace().collect();
+        words.len() == 1
+            || (i > 0
+                && words.first().is_some_and(|w| w.eq_ignore_ascii_case("the"))
+                && matches!(seps[i - 1].to_lowercase().as_str(), "&" | "and" | "+"))
+    })
+}
+
+fn join(parts: &[String], seps: &[String]) -> String {
+    let mut joined = parts.first().cloned().unwrap_or_default();
+    for (p, s) in parts.iter().skip(1).zip(seps) {
+        joined.push(' ');
+        joined.push_str(s);
+        joined.push(' ');
+        joined.push_str(p);
+    }
+    joined
+}
+
 /// Known multi-part names that must stay whole.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Protected {
     keys: HashSet<String>,
+    /// Keys of the first piece of each protected name: only there can a merge start.
+    starts: HashSet<String>,
     longest: usize,
 }
 
@@ -90,61 +140,79 @@ impl Protected {
     /// From every credit in the library: a credit that splits, but whose pieces are not all
     /// artists of their own in the library, is one name (Simon & Garfunkel); one whose pieces
     /// all are is a collaboration (Queen & David Bowie).
-    pub(crate) fn from_credits<'a>(credits: impl Iterator<Item = &'a str> + Clone) -> Protected {
-        let wholes: HashSet<String> = credits.clone().map(artist_key).collect();
+    pub(crate) fn from_credits<'a>(credits: impl Iterator<Item = &'a str>) -> Protected {
+        // Each distinct credit string once, however many tracks carry it.
+        let credits: FastSet<&str> = credits.collect();
+        let wholes: FastSet<String> = credits.iter().map(|c| artist_key(c)).collect();
         let mut keys = HashSet::new();
+        let mut starts = HashSet::new();
         let mut longest = 0;
         for credit in credits {
-            let (parts, _) = pieces(credit);
-            if parts.len() < 2 {
+            if !has_separator(credit) {
                 continue;
             }
-            if parts.iter().all(|p| wholes.contains(&artist_key(p))) {
-                continue;
+            let (parts, seps) = pieces(credit);
+            // "feat.", "with", "x", "vs" never join a band name: look at the runs between them.
+            let mut start = 0;
+            for end in 1..=parts.len() {
+                let hard = end == parts.len()
+                    || HARD_SEPS
+                        .iter()
+                        .any(|h| h.eq_ignore_ascii_case(&seps[end - 1]));
+                if !hard {
+                    continue;
+                }
+                let run = &parts[start..end];
+                let run_seps = &seps[start..end - 1];
+                if run.len() >= 2
+                    && !run.iter().all(|p| wholes.contains(&artist_key(p)))
+                    && band_like(run, run_seps)
+                {
+                    longest = longest.max(run.len());
+                    keys.insert(artist_key(&join(run, run_seps)));
+                    starts.insert(artist_key(&run[0]));
+                }
+                start = end;
             }
-            // Band names hold one-word pieces or a "the …" piece (Earth, Wind & Fire; Nick Cave &
-            // the Bad Seeds); pieces of several words each are a list of artists.
-            let band_like = parts.iter().any(|p| {
-                let words: Vec<&str> = p.split_whitespace().collect();
-                words.len() == 1 || words.first().is_some_and(|w| w.eq_ignore_ascii_case("the"))
-            });
-            if !band_like {
-                continue;
-            }
-            longest = longest.max(parts.len());
-            keys.insert(artist_key(credit));
         }
-        Protected { keys, longest }
+        Protected {
+            keys,
+            starts,
+            longest,
+        }
     }
 
     /// The names of a credit, first (primary) first.
     pub(crate) fn names(&self, credit: &str) -> Vec<String> {
+        if !has_separator(credit) {
+            let key = artist_key(credit);
+            return if key.is_empty() {
+                Vec::new()
+            } else {
+                vec![key]
+            };
+        }
         let (parts, seps) = pieces(credit);
         let mut out = Vec::with_capacity(parts.len());
         let mut i = 0;
         while i < parts.len() {
+            let first = artist_key(&parts[i]);
             let mut taken = 1;
-            let max = self.longest.min(parts.len() - i);
+            let max = if self.starts.contains(&first) {
+                self.longest.min(parts.len() - i)
+            } else {
+                0
+            };
             for len in (2..=max).rev() {
-                let mut joined = parts[i].clone();
-                for k in i + 1..i + len {
-                    joined.push(' ');
-                    joined.push_str(&seps[k - 1]);
-                    joined.push(' ');
-                    joined.push_str(&parts[k]);
-                }
-                let key = artist_key(&joined);
+                let key = artist_key(&join(&parts[i..i + len], &seps[i..i + len - 1]));
                 if self.keys.contains(&key) {
                     out.push(key);
                     taken = len;
                     break;
                 }
             }
-            if taken == 1 {
-                let key = artist_key(&parts[i]);
-                if !key.is_empty() && key != "the" {
-                    out.push(key);
-                }
+            if taken == 1 && !first.is_empty() && first != "the" {
+                out.push(first);
             }
             i += taken;
         }
@@ -178,7 +246,10 @@ mod tests {
     #[test]
     fn credits_split_at_separators() {
         let p = lib(&[]);
-        assert_eq!(p.names("Calvin Harris feat. Rihanna"), vec!["calvinharris", "rihanna"]);
+        assert_eq!(
+            p.names("Calvin Harris feat. Rihanna"),
+            vec!["calvinharris", "rihanna"]
+        );
         assert_eq!(p.names("A, B & C"), vec!["a", "b", "c"]);
         assert_eq!(p.names("Skrillex x Diplo"), vec!["skrillex", "diplo"]);
         assert_eq!(p.names("A; B / C vs D"), vec!["a", "b", "c", "d"]);
@@ -195,12 +266,28 @@ mod tests {
             "Queen & David Bowie",
             "Queen",
             "David Bowie",
+            "Earth, Wind & Fire with The Emotions",
+            "The Kid LAROI, Justin Bieber",
         ]);
+        assert_eq!(
+            p.names("Earth, Wind & Fire with The Emotions"),
+            vec!["earthwindandfire", "emotions"]
+        );
+        assert_eq!(
+            p.names("The Kid LAROI, Justin Bieber"),
+            vec!["kidlaroi", "justinbieber"]
+        );
         assert_eq!(p.names("Earth, Wind & Fire"), vec!["earthwindandfire"]);
         assert_eq!(p.names("Earth, Wind and Fire"), vec!["earthwindandfire"]);
-        assert_eq!(p.names("Tyler, The Creator feat. Frank Ocean"), vec!["tylerthecreator", "frankocean"]);
+        assert_eq!(
+            p.names("Tyler, The Creator feat. Frank Ocean"),
+            vec!["tylerthecreator", "frankocean"]
+        );
         assert_eq!(p.names("Simon and Garfunkel"), vec!["simonandgarfunkel"]);
-        assert_eq!(p.names("Crosby, Stills, Nash & Young"), vec!["crosbystillsnashandyoung"]);
+        assert_eq!(
+            p.names("Crosby, Stills, Nash & Young"),
+            vec!["crosbystillsnashandyoung"]
+        );
         assert_eq!(p.names("Queen & David Bowie"), vec!["queen", "davidbowie"]);
     }
 }

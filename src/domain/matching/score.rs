@@ -11,14 +11,20 @@ pub(crate) struct Side {
     pub base: String,
     pub core: String,
     pub head: String,
-    /// `base` without spaces ("P.Y.T." = "PYT").
-    pub squash: String,
+    /// The whole title as written, spelling folded, without spaces, when it has brackets: equal
+    /// when only brackets moved ("(Everything I Do) I Do It for You").
+    pub flat: Option<String>,
+    /// Which characters `base` and `core` hold (one bit per character class): a cheap lower
+    /// bound on their edit distance.
+    pub base_mask: u64,
+    pub core_mask: u64,
     pub numbers: Vec<String>,
     /// Every artist name, sorted.
     pub names: Vec<String>,
     pub primary: String,
-    /// The whole credit as one key ("Earth Wind and Fire" = "Earth, Wind & Fire").
-    pub whole: String,
+    /// The whole credit as one key ("Earth Wind and Fire" = "Earth, Wind & Fire"), when it
+    /// is more than one name.
+    pub whole: Option<String>,
     pub markers: Markers,
     pub album: Option<String>,
     pub duration_ms: Option<u32>,
@@ -43,8 +49,25 @@ pub(crate) enum Outcome {
     Unlike,
 }
 
+/// The bytes of `s` without spaces.
+fn unspaced(s: &str) -> impl Iterator<Item = u8> + '_ {
+    s.bytes().filter(|b| *b != b' ')
+}
+
+/// The whole credit's key.
+fn whole(s: &Side) -> &str {
+    s.whole.as_deref().unwrap_or(s.primary.as_str())
+}
+
 fn contains(sorted: &[String], key: &str) -> bool {
     sorted.binary_search_by(|n| n.as_str().cmp(key)).is_ok()
+}
+
+/// One bit per character class present in `s` (spaces ignored).
+pub(crate) fn char_mask(s: &str) -> u64 {
+    s.chars()
+        .filter(|c| *c != ' ')
+        .fold(0, |m, c| m | 1u64 << (u32::from(c) % 64))
 }
 
 /// Title similarity in 0..=1, squared so that a one-letter difference in a short title
@@ -66,7 +89,8 @@ fn title_part(q: &Side, t: &Side) -> Result<f64, Outcome> {
             Outcome::Unlike
         });
     }
-    if q.squash == t.squash {
+    // Spaces aside ("P.Y.T." = "PYT").
+    if unspaced(&q.base).eq(unspaced(&t.base)) || (q.flat.is_some() && q.flat == t.flat) {
         return Ok(0.98);
     }
     // The same name with an aside, or with a subtitle on one side only ("Sunflower" /
@@ -79,12 +103,17 @@ fn title_part(q: &Side, t: &Side) -> Result<f64, Outcome> {
         let (la, lb) = (a.len() as f64, b.len() as f64);
         la.min(lb) / la.max(lb).max(1.0)
     };
+    // Each edit changes the presence of at most two characters.
+    let reachable = |qm: u64, tm: u64, a: &str, b: &str| {
+        let bound = f64::from((qm ^ tm).count_ones().div_ceil(2));
+        1.0 - bound / (a.len().max(b.len()).max(1) as f64) >= 0.77
+    };
     let mut best: f64 = 0.0;
-    if ratio(&q.base, &t.base) >= 0.75 {
+    if ratio(&q.base, &t.base) >= 0.75 && reachable(q.base_mask, t.base_mask, &q.base, &t.base) {
         let s = normalized_levenshtein(&q.base, &t.base);
         best = best.max(s * s);
     }
-    if ratio(&q.core, &t.core) >= 0.75 {
+    if ratio(&q.core, &t.core) >= 0.75 && reachable(q.core_mask, t.core_mask, &q.core, &t.core) {
         let s = normalized_levenshtein(&q.core, &t.core);
         best = best.max(s * s * 0.92);
     }
@@ -96,10 +125,10 @@ fn title_part(q: &Side, t: &Side) -> Result<f64, Outcome> {
 
 /// Artist agreement in 0..=1: the primary artist of one side must be on the other.
 fn artist_part(q: &Side, t: &Side, album_artists: &[String]) -> Option<f64> {
-    if q.names == t.names || (!q.whole.is_empty() && q.whole == t.whole) {
+    if q.names == t.names {
         return Some(1.0);
     }
-    if q.primary == t.primary {
+    if q.primary == t.primary || (!q.primary.is_empty() && whole(q) == whole(t)) {
         return Some(0.97);
     }
     if contains(&t.names, &q.primary)
@@ -108,12 +137,26 @@ fn artist_part(q: &Side, t: &Side, album_artists: &[String]) -> Option<f64> {
     {
         return Some(0.95);
     }
+    // A close spelling of one name; pairs whose lengths or letters are too far apart to reach
+    // 0.85 are skipped without computing the distance.
+    let close = |a: &str, b: &str| -> f64 {
+        let (la, lb) = (a.len(), b.len());
+        let longest = la.max(lb).max(1) as f64;
+        if (la.min(lb) as f64) < 0.85 * longest {
+            return 0.0;
+        }
+        let bound = f64::from((char_mask(a) ^ char_mask(b)).count_ones().div_ceil(2));
+        if 1.0 - bound / longest < 0.85 {
+            return 0.0;
+        }
+        normalized_levenshtein(a, b)
+    };
     let mut best: f64 = 0.0;
     for n in &t.names {
-        best = best.max(normalized_levenshtein(&q.primary, n));
+        best = best.max(close(&q.primary, n));
     }
     for n in &q.names {
-        best = best.max(normalized_levenshtein(&t.primary, n));
+        best = best.max(close(&t.primary, n));
     }
     (best >= 0.85).then_some(best * best * 0.95)
 }
@@ -146,6 +189,16 @@ fn other_concert(q: &Markers, t: &Markers) -> bool {
     };
     let (qw, tw) = (words(q), words(t));
     !qw.is_empty() && !tw.is_empty() && !qw.iter().any(|w| tw.contains(w))
+}
+
+/// Album names agree, or one is the other with a prefix or suffix ("The Best Of" /
+/// "Radiohead: The Best Of").
+fn same_album(a: &str, b: &str) -> bool {
+    if a.is_empty() || b.is_empty() {
+        return false;
+    }
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    short == long || (short.contains(' ') && format!(" {long} ").contains(&format!(" {short} ")))
 }
 
 /// Small preferences between copies of one song: the label the query names, the closer
@@ -191,8 +244,7 @@ fn preferences(q: &Side, t: &Side) -> f64 {
         };
     }
     if let (Some(a), Some(b)) = (&q.album, &t.album)
-        && !a.is_empty()
-        && a == b
+        && same_album(a, b)
     {
         adj += 0.02;
     }
