@@ -478,9 +478,10 @@ async fn insert_navidrome_listen(
     }
     let id = sqlx::query_scalar!(
         r#"INSERT INTO listens (user_id, played_at, title, artist, album, title_norm,
-               artist_norm, duration_secs, isrc, recording_mbid, track_id)
+               artist_norm, duration_secs, isrc, recording_mbid, track_id, match_method,
+               match_rule)
            SELECT ?1, ?2, title, artist, album, title_norm, artist_norm, duration_secs, isrc,
-               mbid, id FROM tracks WHERE id = ?3
+               mbid, id, 'navidrome', 'navidrome_id' FROM tracks WHERE id = ?3
            RETURNING id AS "id!: i64""#,
         l.user_id,
         l.played_at,
@@ -738,7 +739,7 @@ mod tests {
             year: Some(2001),
             duration_secs: Some(200),
             genres: r#"["Rock"]"#.to_owned(),
-            isrc: (i % 2 == 0).then(|| format!("ISRC{i}")),
+            isrc: i.is_multiple_of(2).then(|| format!("ISRC{i}")),
             mbid: None,
             play_count: 0,
             last_played: None,
@@ -799,6 +800,9 @@ mod tests {
             .fetch_one(&db)
             .await
             .unwrap();
-        assert_eq!(old_pass, 0, "every row of the batch is stamped with its pass");
+        assert_eq!(
+            old_pass, 0,
+            "every row of the batch is stamped with its pass"
+        );
     }
 }

@@ -6,6 +6,7 @@ pub mod job_runs;
 pub mod library;
 pub mod links;
 pub mod listens;
+pub mod matching;
 pub mod oauth_states;
 pub mod playlists;
 pub mod rotation;

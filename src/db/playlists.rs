@@ -125,8 +125,10 @@ pub async fn replace_tracks(
         sqlx::query!(
             "INSERT INTO playlist_tracks (playlist_id, position, title, artist, album,
                     title_norm, artist_norm, duration_secs, isrc, recording_mbid,
-                    remote_track_id, track_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    remote_track_id, track_id, match_method, match_rule)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
+                     CASE WHEN ?12 IS NOT NULL AND ?12 = ?11 THEN 'navidrome' END,
+                     CASE WHEN ?12 IS NOT NULL AND ?12 = ?11 THEN 'navidrome_id' END)",
             id,
             t.position,
             t.title,
@@ -279,6 +281,11 @@ pub struct TrackRow {
     pub library_title: Option<String>,
     pub library_artist: Option<String>,
     pub library_album: Option<String>,
+    pub match_method: Option<String>,
+    pub match_score: Option<f64>,
+    pub match_rule: Option<String>,
+    pub runner_up_title: Option<String>,
+    pub runner_up_score: Option<f64>,
 }
 
 pub async fn tracks(db: &Db, playlist_id: i64) -> Result<Vec<TrackRow>, sqlx::Error> {
@@ -286,8 +293,10 @@ pub async fn tracks(db: &Db, playlist_id: i64) -> Result<Vec<TrackRow>, sqlx::Er
         TrackRow,
         r#"SELECT pt.position, pt.title, pt.artist, pt.album, pt.duration_secs, pt.track_id,
                   t.title AS "library_title?", t.artist AS "library_artist?",
-                  t.album AS "library_album?"
+                  t.album AS "library_album?", pt.match_method, pt.match_score, pt.match_rule,
+                  r.title || ' — ' || r.artist AS "runner_up_title?: String", pt.runner_up_score
            FROM playlist_tracks pt LEFT JOIN tracks t ON t.id = pt.track_id
+                LEFT JOIN tracks r ON r.id = pt.runner_up_id
            WHERE pt.playlist_id = ?1 ORDER BY pt.position"#,
         playlist_id
     )
@@ -300,7 +309,14 @@ pub async fn tracks(db: &Db, playlist_id: i64) -> Result<Vec<TrackRow>, sqlx::Er
 /// normalised artist and title). The number linked.
 pub async fn relink(db: &Db, user_id: UserId, service: Service) -> Result<u64, sqlx::Error> {
     let r = sqlx::query!(
-        "UPDATE playlist_tracks SET track_id = COALESCE(
+        "UPDATE playlist_tracks SET
+           match_method = CASE WHEN ?2 = 'navidrome' AND EXISTS
+               (SELECT 1 FROM tracks t WHERE t.id = playlist_tracks.remote_track_id)
+             THEN 'navidrome' END,
+           match_rule = CASE WHEN ?2 = 'navidrome' AND EXISTS
+               (SELECT 1 FROM tracks t WHERE t.id = playlist_tracks.remote_track_id)
+             THEN 'navidrome_id' END,
+           track_id = COALESCE(
              (SELECT t.id FROM tracks t
                WHERE ?2 = 'navidrome' AND t.id = playlist_tracks.remote_track_id),
              (SELECT t.id FROM tracks t WHERE t.isrc = playlist_tracks.isrc ORDER BY t.id LIMIT 1),
@@ -311,7 +327,7 @@ pub async fn relink(db: &Db, user_id: UserId, service: Service) -> Result<u64, s
                  AND t.artist_norm = playlist_tracks.artist_norm
                  AND t.title_norm = playlist_tracks.title_norm
                HAVING COUNT(*) = 1))
-         WHERE track_id IS NULL
+         WHERE track_id IS NULL AND match_method IS NULL
            AND playlist_id IN (SELECT id FROM playlists WHERE user_id = ?1 AND service = ?2)
            AND COALESCE(
              (SELECT t.id FROM tracks t

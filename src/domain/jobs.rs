@@ -25,10 +25,12 @@ pub enum JobName {
     ListenbrainzPlaylists,
     /// Import Navidrome playlists.
     NavidromePlaylists,
+    /// Link listens and playlist entries to the catalogue; doubtful ones go to review.
+    Matching,
 }
 
 impl JobName {
-    pub const ALL: [JobName; 9] = [
+    pub const ALL: [JobName; 10] = [
         Self::Maintenance,
         Self::KeyRotation,
         Self::LibraryImport,
@@ -38,6 +40,7 @@ impl JobName {
         Self::SpotifyPlaylists,
         Self::ListenbrainzPlaylists,
         Self::NavidromePlaylists,
+        Self::Matching,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +54,7 @@ impl JobName {
             Self::SpotifyPlaylists => "spotify_playlists",
             Self::ListenbrainzPlaylists => "listenbrainz_playlists",
             Self::NavidromePlaylists => "navidrome_playlists",
+            Self::Matching => "matching",
         }
     }
 
@@ -69,6 +73,7 @@ impl JobName {
             Self::SpotifyPlaylists => "Spotify playlists",
             Self::ListenbrainzPlaylists => "ListenBrainz playlists",
             Self::NavidromePlaylists => "Navidrome playlists",
+            Self::Matching => "Matching",
         }
     }
 
@@ -96,6 +101,9 @@ impl JobName {
             }
             Self::NavidromePlaylists => {
                 "Imports your Navidrome playlists, so they show next to the others."
+            }
+            Self::Matching => {
+                "Links your listens and playlist tracks to the songs in your library; doubtful cases wait in the review queue. Runs after every sync that brings something new."
             }
         }
     }

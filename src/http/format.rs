@@ -36,6 +36,12 @@ pub fn device(user_agent: &str) -> String {
     }
 }
 
+/// A track length as `m:ss`; empty when unknown.
+pub fn track_length(secs: Option<i64>) -> String {
+    secs.filter(|s| *s > 0)
+        .map_or(String::new(), |s| format!("{}:{:02}", s / 60, s % 60))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

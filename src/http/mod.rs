@@ -17,6 +17,7 @@ pub mod pages;
 pub mod playlists;
 pub mod provider_auth;
 pub mod providers;
+pub mod review;
 pub mod security_page;
 pub mod server;
 pub mod session;
@@ -66,6 +67,7 @@ pub fn build_app(state: AppState) -> Router {
         .merge(providers::router())
         .merge(tasks::router())
         .merge(playlists::router())
+        .merge(review::router())
         .merge(provider_auth::router())
         .merge(health::router())
         .merge(assets::router())

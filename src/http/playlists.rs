@@ -132,6 +132,25 @@ struct TrackView {
     in_library: bool,
     library_title: String,
     library_artist: String,
+    /// How the link was made, or why there is none.
+    how: Option<String>,
+    waits_for_review: bool,
+}
+
+/// "exact · 100 % · title and artist are the same … · runner-up: X (71 %)".
+fn how_matched(t: &crate::db::playlists::TrackRow) -> Option<String> {
+    let method = t.match_method.as_deref()?;
+    let mut parts = vec![method.to_owned()];
+    if let Some(score) = t.match_score.filter(|_| method != "none") {
+        parts.push(format!("{:.0} %", score * 100.0));
+    }
+    if let Some(rule) = t.match_rule.as_deref() {
+        parts.push(crate::services::matching::describe_rule(rule));
+    }
+    if let (Some(title), Some(score)) = (&t.runner_up_title, t.runner_up_score) {
+        parts.push(format!("runner-up: {title} ({:.0} %)", score * 100.0));
+    }
+    Some(parts.join(" · "))
 }
 
 #[derive(Template)]
@@ -164,6 +183,8 @@ async fn detail_page(
         tracks: tracks
             .into_iter()
             .map(|t| TrackView {
+                how: how_matched(&t),
+                waits_for_review: t.match_method.as_deref() == Some("review"),
                 position: t.position + 1,
                 title: t.title,
                 artist: t.artist,

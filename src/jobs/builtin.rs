@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use crate::app::Core;
 use crate::config::Config;
-use crate::domain::jobs::{Counts, JobName};
+use crate::domain::jobs::{Counts, JobName, Trigger};
 use crate::domain::provider::Provider;
 use crate::jobs::{JobError, JobSpec, Jobs, RunContext};
 use crate::services::history;
 use crate::services::keys::{self, Origin};
 use crate::services::library_import::{self, ImportError};
 use crate::services::maintenance;
+use crate::services::matching;
 use crate::services::playlists::{self, ImportReport};
 
 /// How often housekeeping runs.
@@ -23,6 +24,7 @@ const PLAYLISTS_EVERY: Duration = Duration::from_secs(3600);
 pub fn register_builtin(jobs: &Jobs, config: &Config) {
     register_library_import(jobs, config.sync_interval);
     register_playlists(jobs, config);
+    register_matching(jobs, config);
     jobs.register(JobSpec {
         name: JobName::Maintenance,
         interval: MAINTENANCE_EVERY,
@@ -84,6 +86,9 @@ async fn run_history(
                 failure.code.as_str()
             ),
         ));
+    }
+    if report.added > 0 {
+        match_after(core).await;
     }
     Ok(Counts::new()
         .with("added", report.added)
@@ -159,6 +164,9 @@ async fn run_playlists(core: &Core, name: JobName, ctx: &RunContext) -> Result<C
         _ => playlists::import_navidrome(core, &progress).await,
     }
     .map_err(|e| JobError::new("storing imported playlists failed", e))?;
+    if report.updated + report.relinked > 0 {
+        match_after(core).await;
+    }
     Ok(playlist_counts(&report))
 }
 
@@ -210,6 +218,13 @@ async fn run_library_import(core: &Core, ctx: &RunContext) -> Result<Counts, Job
     if report.skipped_no_user > 0 {
         return Ok(Counts::new().with("skipped", 1));
     }
+    if report.added + report.updated + report.removed > 0 {
+        // New songs may resolve old misses and removed ones unlink: look at every row again.
+        matching::catalogue_changed(core)
+            .await
+            .map_err(|e| JobError::new("the catalogue could not be stored", e))?;
+        match_after(core).await;
+    }
     Ok(Counts::new()
         .with("albums", report.albums)
         .with("added", report.added)
@@ -218,4 +233,46 @@ async fn run_library_import(core: &Core, ctx: &RunContext) -> Result<Counts, Job
         .with("unchanged", report.unchanged)
         .with("skipped_unchanged", report.skipped_unchanged)
         .with("listens", report.listens))
+}
+
+/// How often matching runs on its own (it also follows every sync that brings something new).
+const MATCHING_EVERY: Duration = Duration::from_secs(3600);
+
+fn register_matching(jobs: &Jobs, config: &Config) {
+    let interval = if config.sync_interval.is_zero() {
+        MATCHING_EVERY
+    } else {
+        config.sync_interval.max(MATCHING_EVERY)
+    };
+    jobs.register(JobSpec {
+        name: JobName::Matching,
+        interval,
+        at_startup: true,
+        body: Arc::new(|core: Core, ctx: RunContext| {
+            Box::pin(async move { run_matching(&core, &ctx).await })
+        }),
+    });
+}
+
+async fn run_matching(core: &Core, ctx: &RunContext) -> Result<Counts, JobError> {
+    let progress = |done: u64, total: u64| ctx.progress(done, Some(total));
+    let r = matching::run(core, &progress)
+        .await
+        .map_err(|e| JobError::new("matching to the library failed", e))?;
+    Ok(Counts::new()
+        .with("tracks", r.identities)
+        .with("matched", r.matched)
+        .with("review", r.review)
+        .with("not_found", r.not_found)
+        .with("your_decisions", r.decided_by_user)
+        .with("rows", r.rows))
+}
+
+/// Start matching once the current sync's rows are stored (after a run already going).
+async fn match_after(core: &Core) {
+    match crate::jobs::trigger_after_current(core, JobName::Matching, Trigger::Schedule).await {
+        Ok(_)
+        | Err(crate::jobs::TriggerError::ShuttingDown | crate::jobs::TriggerError::UnknownJob) => {}
+        Err(e) => tracing::warn!(error = %e, "matching did not start"),
+    }
 }

@@ -11,6 +11,7 @@ pub mod library_import;
 pub mod link_flows;
 pub mod links;
 pub mod maintenance;
+pub mod matching;
 pub mod navidrome;
 pub mod playlists;
 pub mod sessions;

@@ -18,6 +18,7 @@ mod link_lastfm;
 mod link_listenbrainz;
 mod link_spotify;
 mod link_storage;
+mod matching;
 mod pages;
 mod playlists;
 mod providers_page;
