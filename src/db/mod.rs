@@ -7,6 +7,7 @@ pub mod library;
 pub mod links;
 pub mod listens;
 pub mod oauth_states;
+pub mod playlist_writeback;
 pub mod playlists;
 pub mod rotation;
 pub mod sessions;

@@ -25,10 +25,12 @@ pub enum JobName {
     ListenbrainzPlaylists,
     /// Import Navidrome playlists.
     NavidromePlaylists,
+    /// Keep the playlists written to Navidrome up to date.
+    PlaylistWriteback,
 }
 
 impl JobName {
-    pub const ALL: [JobName; 9] = [
+    pub const ALL: [JobName; 10] = [
         Self::Maintenance,
         Self::KeyRotation,
         Self::LibraryImport,
@@ -38,6 +40,7 @@ impl JobName {
         Self::SpotifyPlaylists,
         Self::ListenbrainzPlaylists,
         Self::NavidromePlaylists,
+        Self::PlaylistWriteback,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +54,7 @@ impl JobName {
             Self::SpotifyPlaylists => "spotify_playlists",
             Self::ListenbrainzPlaylists => "listenbrainz_playlists",
             Self::NavidromePlaylists => "navidrome_playlists",
+            Self::PlaylistWriteback => "playlist_writeback",
         }
     }
 
@@ -69,6 +73,7 @@ impl JobName {
             Self::SpotifyPlaylists => "Spotify playlists",
             Self::ListenbrainzPlaylists => "ListenBrainz playlists",
             Self::NavidromePlaylists => "Navidrome playlists",
+            Self::PlaylistWriteback => "Playlists to Navidrome",
         }
     }
 
@@ -96,6 +101,9 @@ impl JobName {
             }
             Self::NavidromePlaylists => {
                 "Imports your Navidrome playlists, so they show next to the others."
+            }
+            Self::PlaylistWriteback => {
+                "Updates the Navidrome copies of the playlists you chose to write to Navidrome, when they changed."
             }
         }
     }

@@ -8,3 +8,4 @@ pub mod listen;
 pub mod playlist;
 pub mod provider;
 pub mod text;
+pub mod writeback;

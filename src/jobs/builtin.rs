@@ -12,6 +12,7 @@ use crate::services::history;
 use crate::services::keys::{self, Origin};
 use crate::services::library_import::{self, ImportError};
 use crate::services::maintenance;
+use crate::services::playlist_writeback;
 use crate::services::playlists::{self, ImportReport};
 
 /// How often housekeeping runs.
@@ -23,6 +24,7 @@ const PLAYLISTS_EVERY: Duration = Duration::from_secs(3600);
 pub fn register_builtin(jobs: &Jobs, config: &Config) {
     register_library_import(jobs, config.sync_interval);
     register_playlists(jobs, config);
+    register_playlist_writeback(jobs, config.playlist_writeback_interval);
     jobs.register(JobSpec {
         name: JobName::Maintenance,
         interval: MAINTENANCE_EVERY,
@@ -175,6 +177,33 @@ fn playlist_counts(r: &ImportReport) -> Counts {
         .with("relinked", r.relinked)
         .with("failed", r.failed)
         .with("capability_lost", r.capability_lost)
+}
+
+/// Re-writing the playlists written to Navidrome, every `playlist_sync.sync_interval`.
+fn register_playlist_writeback(jobs: &Jobs, interval: Duration) {
+    jobs.register(JobSpec {
+        name: JobName::PlaylistWriteback,
+        interval,
+        at_startup: true,
+        body: Arc::new(|core: Core, ctx: RunContext| {
+            Box::pin(async move { run_playlist_writeback(&core, &ctx).await })
+        }),
+    });
+}
+
+async fn run_playlist_writeback(core: &Core, ctx: &RunContext) -> Result<Counts, JobError> {
+    let progress = |done: u64, total: Option<u64>| ctx.progress(done, total);
+    let r = playlist_writeback::resync_all(core, &progress)
+        .await
+        .map_err(|e| JobError::new("the playlist write-back state could not be stored", e))?;
+    Ok(Counts::new()
+        .with("playlists", r.playlists)
+        .with("updated", r.updated)
+        .with("restored", r.restored)
+        .with("recreated", r.recreated)
+        .with("unchanged", r.unchanged)
+        .with("skipped", r.skipped)
+        .with("failed", r.failed))
 }
 
 /// The catalogue import, every sync interval (an unchanged library costs the album list only).

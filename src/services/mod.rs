@@ -12,6 +12,7 @@ pub mod link_flows;
 pub mod links;
 pub mod maintenance;
 pub mod navidrome;
+pub mod playlist_writeback;
 pub mod playlists;
 pub mod sessions;
 pub mod sign_in;
