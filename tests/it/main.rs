@@ -19,6 +19,7 @@ mod link_listenbrainz;
 mod link_spotify;
 mod link_storage;
 mod pages;
+mod playlist_writeback;
 mod playlists;
 mod providers_page;
 mod security_findings;
