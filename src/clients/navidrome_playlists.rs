@@ -291,6 +291,14 @@ impl NavidromeClient {
         match parse_envelope(status, &body) {
             Ok(()) => {}
             Err(NavidromeError::Api { code: 70 }) => return Ok(Replaced::Gone),
+            // Some Navidrome versions report a missing playlist as a generic error here:
+            // ask whether it is still there.
+            Err(e @ NavidromeError::Api { .. }) => {
+                return match self.playlist_entries(creds, id).await? {
+                    None => Ok(Replaced::Gone),
+                    Some(_) => Err(e),
+                };
+            }
             Err(e) => return Err(e),
         }
         self.add_in_chunks(creds, id, rest).await?;
@@ -323,6 +331,10 @@ impl NavidromeClient {
         match parse_envelope(status, &body) {
             Ok(()) => Ok(true),
             Err(NavidromeError::Api { code: 70 }) => Ok(false),
+            Err(e @ NavidromeError::Api { .. }) => match self.playlist_entries(creds, id).await? {
+                None => Ok(false),
+                Some(_) => Err(e),
+            },
             Err(e) => Err(e),
         }
     }

@@ -281,3 +281,46 @@ mod tests {
         assert_eq!(ConflictAction::parse(""), None);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn list() -> impl Strategy<Value = Vec<String>> {
+        proptest::collection::vec("[a-e]", 0..12)
+    }
+
+    proptest! {
+        #[test]
+        fn the_wanted_list_holds_each_track_once_in_first_order(raw in list()) {
+            let (w, repeats) = wanted(raw.iter().map(String::as_str));
+            let mut seen = HashSet::new();
+            prop_assert!(w.iter().all(|id| seen.insert(id.clone())));
+            prop_assert_eq!(w.len() + repeats, raw.len());
+            let firsts: Vec<String> = raw
+                .iter()
+                .enumerate()
+                .filter(|(i, id)| raw.iter().position(|x| x == *id) == Some(*i))
+                .map(|(_, id)| id.clone())
+                .collect();
+            prop_assert_eq!(w, firsts);
+        }
+
+        #[test]
+        fn a_plan_accounts_for_every_track(a in list(), b in list()) {
+            let (a, _) = wanted(a.iter().map(String::as_str));
+            let (b, _) = wanted(b.iter().map(String::as_str));
+            let p = plan(&a, &b);
+            prop_assert!(plan(&a, &a).changes_nothing());
+            prop_assert_eq!(p.changes_nothing(), fingerprint(&a) == fingerprint(&b));
+            for id in &a {
+                prop_assert!(b.contains(id) ^ p.added.contains(id));
+            }
+            for id in &b {
+                prop_assert!(a.contains(id) ^ p.removed.contains(id));
+            }
+        }
+    }
+}

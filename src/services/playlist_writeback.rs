@@ -229,12 +229,19 @@ impl<'a> Navidrome<'a> {
         })
     }
 
+    /// The user's own Navidrome playlists (Navidrome also lists other users' public ones,
+    /// which cannot be written to).
     async fn list(&self) -> Result<Vec<crate::domain::playlist::RemotePlaylist>, WritebackError> {
         let _permit = self.core.jobs.outside_call().await;
-        self.client
+        let all = self
+            .client
             .playlists(&self.creds)
             .await
-            .map_err(|e| error_code(&e))
+            .map_err(|e| error_code(&e))?;
+        Ok(all
+            .into_iter()
+            .filter(|p| p.owner_name.is_empty() || p.owner_name == self.creds.username)
+            .collect())
     }
 
     /// The song ids of a Navidrome playlist in order; `None` when it is gone.

@@ -272,7 +272,11 @@ async fn a_playlist_is_created_once_then_updated_in_place_in_order() {
     // writes nothing, here or on the peer.
     let page = b.get(&format!("/playlists/{id}")).await;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("4 of 6 tracks are in your library"), "{}", page.body);
+    assert!(
+        page.body.contains("4 of 6 tracks are in your library"),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("1 of them repeat"), "{}", page.body);
     assert!(page.body.contains("3 to add"), "{}", page.body);
     assert!(page.body.contains("2 missing from your library"));
@@ -280,12 +284,18 @@ async fn a_playlist_is_created_once_then_updated_in_place_in_order() {
     let loved = missing.find("Loved Song").unwrap();
     let rare = missing.find("Rare Song").unwrap();
     assert!(loved < rare, "most played first");
-    assert!(missing.contains("<td>3</td><td>Loved Song</td>"), "{missing}");
+    assert!(
+        missing.contains("<td>3</td><td>Loved Song</td>"),
+        "{missing}"
+    );
     assert_eq!(
         count(&app, "SELECT COUNT(*) FROM playlist_writeback").await,
         0
     );
-    assert!(peer_named(&name).await.is_empty(), "the dry run wrote nothing");
+    assert!(
+        peer_named(&name).await.is_empty(),
+        "the dry run wrote nothing"
+    );
 
     // The first write creates the Navidrome playlist: linked tracks, each once, in order.
     let r = post(&mut b, &format!("/playlists/{id}/sync"), &[]).await;
@@ -294,7 +304,9 @@ async fn a_playlist_is_created_once_then_updated_in_place_in_order() {
         r.location(),
         Some(format!("/playlists/{id}?notice=written-new").as_str())
     );
-    let first = paired_id(&app, id).await.expect("the Navidrome id is stored");
+    let first = paired_id(&app, id)
+        .await
+        .expect("the Navidrome id is stored");
     assert_eq!(peer_named(&name).await, vec![first.clone()]);
     assert_eq!(
         peer_songs(&first).await.unwrap(),
@@ -339,13 +351,21 @@ async fn a_playlist_is_created_once_then_updated_in_place_in_order() {
         Some(format!("/playlists/{id}?notice=written").as_str())
     );
     assert_eq!(paired_id(&app, id).await.as_deref(), Some(first.as_str()));
-    assert_eq!(peer_named(&name).await, vec![first.clone()], "no second playlist");
+    assert_eq!(
+        peer_named(&name).await,
+        vec![first.clone()],
+        "no second playlist"
+    );
     let wanted = vec![s[2].clone(), s[0].clone(), s[3].clone()];
     assert_eq!(peer_songs(&first).await.unwrap(), wanted);
 
     // Nothing changed: the scheduled re-sync writes nothing.
     let c = run(&app, JobName::PlaylistWriteback).await;
-    assert_eq!((c["playlists"].as_u64(), c["unchanged"].as_u64()), (Some(1), Some(1)), "{c}");
+    assert_eq!(
+        (c["playlists"].as_u64(), c["unchanged"].as_u64()),
+        (Some(1), Some(1)),
+        "{c}"
+    );
 
     // Edited in Navidrome (a song removed): the re-sync makes it equal to the playlist again.
     let edit = peer_call(
@@ -379,8 +399,14 @@ async fn a_playlist_is_created_once_then_updated_in_place_in_order() {
 
     // Stop, deleting the Navidrome copy.
     let page = b.get(&format!("/playlists/{id}")).await;
-    assert!(page.body.contains(r#"name="navidrome_action" value="keep""#));
-    assert!(page.body.contains(r#"name="navidrome_action" value="delete""#));
+    assert!(
+        page.body
+            .contains(r#"name="navidrome_action" value="keep""#)
+    );
+    assert!(
+        page.body
+            .contains(r#"name="navidrome_action" value="delete""#)
+    );
     let r = post(
         &mut b,
         &format!("/playlists/{id}/toggle-sync"),
@@ -430,9 +456,16 @@ async fn a_same_name_playlist_in_navidrome_is_paired_or_avoided_never_doubled() 
     assert_eq!(peer_songs(&existing).await.unwrap(), vec![s[4].clone()]);
     assert_eq!(paired_id(&app, id).await, None);
     let page = b.get(&format!("/playlists/{id}?notice=name-taken")).await;
-    assert!(page.body.contains(r#"name="action" value="pair""#), "{}", page.body);
+    assert!(
+        page.body.contains(r#"name="action" value="pair""#),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains(r#"name="action" value="new-name""#));
-    assert!(page.body.contains("Navidrome already has a playlist with this name"));
+    assert!(
+        page.body
+            .contains("Navidrome already has a playlist with this name")
+    );
 
     // Pair: the existing playlist gets this playlist's songs; still one playlist of the name.
     let r = post(
@@ -445,7 +478,10 @@ async fn a_same_name_playlist_in_navidrome_is_paired_or_avoided_never_doubled() 
         r.location(),
         Some(format!("/playlists/{id}?notice=written").as_str())
     );
-    assert_eq!(paired_id(&app, id).await.as_deref(), Some(existing.as_str()));
+    assert_eq!(
+        paired_id(&app, id).await.as_deref(),
+        Some(existing.as_str())
+    );
     assert_eq!(peer_named(&name).await, vec![existing.clone()]);
     assert_eq!(
         peer_songs(&existing).await.unwrap(),
@@ -458,7 +494,10 @@ async fn a_same_name_playlist_in_navidrome_is_paired_or_avoided_never_doubled() 
         r.location(),
         Some(format!("/playlists/{id}?notice=choose-keep-or-delete").as_str())
     );
-    assert_eq!(paired_id(&app, id).await.as_deref(), Some(existing.as_str()));
+    assert_eq!(
+        paired_id(&app, id).await.as_deref(),
+        Some(existing.as_str())
+    );
 
     // Stop and keep: the Navidrome playlist stays as it is, the pairing is forgotten.
     let r = post(
@@ -495,7 +534,10 @@ async fn a_same_name_playlist_in_navidrome_is_paired_or_avoided_never_doubled() 
     );
     let renamed = peer_named(&format!("{name} (Spotify)")).await;
     assert_eq!(renamed.len(), 1);
-    assert_eq!(paired_id(&app, id).await.as_deref(), Some(renamed[0].as_str()));
+    assert_eq!(
+        paired_id(&app, id).await.as_deref(),
+        Some(renamed[0].as_str())
+    );
     assert_eq!(peer_named(&name).await, vec![existing.clone()]);
     let page = b.get(&format!("/playlists/{id}")).await;
     assert!(page.body.contains(&format!("{name} (Spotify)")));
@@ -585,11 +627,13 @@ async fn posts_without_a_csrf_token_write_nothing_and_bad_choices_are_refused() 
     let page = b.get(&format!("/playlists/{id}")).await;
     assert!(page.body.contains("already in Navidrome"));
     assert!(!page.body.contains("/sync\""), "no write button");
-    sqlx::query("UPDATE playlists SET service = 'spotify', kind = 'user', active = 0 WHERE id = ?1")
-        .bind(id)
-        .execute(&app.state.core.db)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE playlists SET service = 'spotify', kind = 'user', active = 0 WHERE id = ?1",
+    )
+    .bind(id)
+    .execute(&app.state.core.db)
+    .await
+    .unwrap();
     let r = post(&mut b, &format!("/playlists/{id}/sync"), &[]).await;
     assert_eq!(
         r.location(),
@@ -667,7 +711,9 @@ async fn a_long_playlist_goes_in_one_form_post_with_nothing_secret_in_the_url() 
     let server = fake(json!([{"name": "formPost", "versions": [1]}])).await;
     Mock::given(method("POST"))
         .and(path("/rest/createPlaylist"))
-        .respond_with(ok(json!({"playlist": {"id": "pl_new", "name": "Long one"}})))
+        .respond_with(ok(
+            json!({"playlist": {"id": "pl_new", "name": "Long one"}}),
+        ))
         .expect(1)
         .mount(&server)
         .await;
@@ -805,7 +851,11 @@ async fn a_navidrome_failure_shows_a_fixed_message_and_loses_nothing() {
     );
     let page = b.get(r.location().unwrap()).await;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("Navidrome had a server error"), "{}", page.body);
+    assert!(
+        page.body.contains("Navidrome had a server error"),
+        "{}",
+        page.body
+    );
     assert!(!page.body.contains("stack trace"));
     assert!(!page.body.contains("secret"));
     let after: String = sqlx::query_scalar(
