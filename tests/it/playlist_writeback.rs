@@ -339,7 +339,11 @@ async fn a_playlist_is_created_once_then_updated_in_place_in_order() {
     let page = b.get(&format!("/playlists/{id}")).await;
     assert!(page.body.contains("1 to add"), "{}", page.body);
     assert!(page.body.contains("1 to remove"), "{}", page.body);
-    assert!(page.body.contains("The order changes"), "{}", page.body);
+    assert!(
+        page.body.contains("The order of its songs changes"),
+        "{}",
+        page.body
+    );
     assert_eq!(
         peer_songs(&first).await.unwrap().len(),
         3,
