@@ -125,6 +125,34 @@ pub async fn paired_elsewhere(db: &Db, playlist_id: i64) -> Result<Vec<String>, 
     .await
 }
 
+/// The playlist whose written copy is the imported Navidrome playlist `navidrome_playlist`.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub id: i64,
+    pub name: String,
+    pub service: Service,
+}
+
+pub async fn source_of(
+    db: &Db,
+    user_id: UserId,
+    navidrome_playlist: i64,
+) -> Result<Option<Source>, sqlx::Error> {
+    sqlx::query_as!(
+        Source,
+        r#"SELECT p.id AS "id!", p.name, p.service AS "service: Service"
+           FROM playlists nd
+           JOIN playlist_writeback w ON w.navidrome_playlist_id = nd.remote_id
+           JOIN playlists p ON p.id = w.playlist_id
+           WHERE nd.id = ?1 AND nd.service = 'navidrome' AND nd.user_id = ?2
+             AND p.user_id = ?2"#,
+        navidrome_playlist,
+        user_id
+    )
+    .fetch_optional(db)
+    .await
+}
+
 /// What a successful write leaves behind.
 #[derive(Debug, Clone, Copy)]
 pub struct Written<'a> {

@@ -167,6 +167,8 @@ struct MissingView {
 struct WritebackView {
     /// Why this playlist cannot be written, when it cannot.
     not_candidate: Option<&'static str>,
+    /// For a Navidrome playlist written from another one: that one's id, name and service.
+    copy_of: Option<(i64, String, &'static str)>,
     enabled: bool,
     conflict: bool,
     /// A Spotify / ListenBrainz suffix for the "new name" choice.
@@ -206,6 +208,9 @@ impl WritebackView {
                     "This playlist is gone from its service, so it is no longer written to Navidrome.",
                 ),
             },
+            copy_of: p
+                .copy_of
+                .map(|c| (c.id, display_name(&c.name), c.service.label())),
             enabled,
             conflict,
             service_label: service.label(),

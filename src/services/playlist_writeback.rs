@@ -19,7 +19,7 @@ use crate::clients::navidrome::{
 };
 use crate::db;
 use crate::db::playlist_writeback::{
-    CatalogueTrack, LinkedTrack, MissingTrack, Writeback, Written,
+    CatalogueTrack, LinkedTrack, MissingTrack, Source, Writeback, Written,
 };
 use crate::db::playlists::{Summary, TrackRow};
 use crate::domain::audit::AuditKind;
@@ -68,6 +68,8 @@ pub struct Panel {
     pub reordered: bool,
     /// The tracks not in the library, most played first.
     pub missing: Vec<MissingTrack>,
+    /// For a Navidrome playlist: the playlist it is the written copy of.
+    pub copy_of: Option<Source>,
 }
 
 impl Panel {
@@ -133,6 +135,11 @@ pub async fn page(
         found
     };
     let missing = db::playlist_writeback::missing_tracks(&core.db, user_id, summary.id).await?;
+    let copy_of = if summary.service == Service::Navidrome {
+        db::playlist_writeback::source_of(&core.db, user_id, summary.id).await?
+    } else {
+        None
+    };
     Ok(Some(PlaylistPage {
         panel: Panel {
             eligibility: eligibility(&summary),
@@ -143,6 +150,7 @@ pub async fn page(
             removed,
             reordered,
             missing,
+            copy_of,
         },
         summary,
         tracks,

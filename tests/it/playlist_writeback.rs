@@ -322,6 +322,23 @@ async fn a_playlist_is_created_once_then_updated_in_place_in_order() {
     );
     let page = b.get(&format!("/playlists/{id}")).await;
     assert!(page.body.contains("nothing would change"), "{}", page.body);
+    // Imported back as a Navidrome playlist, the copy says where it comes from.
+    run(&app, JobName::NavidromePlaylists).await;
+    let copy: i64 = sqlx::query_scalar(
+        "SELECT id FROM playlists WHERE service = 'navidrome' AND remote_id = ?1",
+    )
+    .bind(&first)
+    .fetch_one(&app.state.core.db)
+    .await
+    .unwrap();
+    let page = b.get(&format!("/playlists/{copy}")).await;
+    assert!(
+        page.body.contains(&format!(
+            r#"the Navidrome copy of the Spotify playlist <a href="/playlists/{id}">"#
+        )),
+        "{}",
+        page.body
+    );
 
     // The playlist changes: the preview names the change, the next write replaces the songs
     // of the same Navidrome playlist.
