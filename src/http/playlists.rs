@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
 use serde::Deserialize;
 
+use crate::app::Core;
 use crate::db::playlists::Summary;
 use crate::domain::provider::Service;
 use crate::domain::writeback::{ConflictAction, NavidromeAction};
@@ -399,14 +400,14 @@ fn playlist_id(raw: &str) -> Result<i64, AppError> {
 
 /// "Write to Navidrome" / "Update now": write now and keep it written.
 async fn sync(
-    State(state): State<AppState>,
+    State(core): State<Core>,
     Extension(client): Extension<ClientInfo>,
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
     let id = playlist_id(&id)?;
     let ip = client.ip.to_string();
-    let outcome = playlist_writeback::sync(&state.core, user.actor(&ip), id)
+    let outcome = playlist_writeback::sync(&core, user.actor(&ip), id)
         .await?
         .ok_or(AppError::NotFound)?;
     Ok(back_to(id, WritebackNotice::after_sync(outcome)))
@@ -420,7 +421,7 @@ struct ToggleForm {
 
 /// Turn write-back on, or off with `navidrome_action=keep|delete`.
 async fn toggle_sync(
-    State(state): State<AppState>,
+    State(core): State<Core>,
     Extension(client): Extension<ClientInfo>,
     user: CurrentUser,
     Path(id): Path<String>,
@@ -434,7 +435,7 @@ async fn toggle_sync(
         ))?),
     };
     let ip = client.ip.to_string();
-    let outcome = playlist_writeback::toggle(&state.core, user.actor(&ip), id, action)
+    let outcome = playlist_writeback::toggle(&core, user.actor(&ip), id, action)
         .await?
         .ok_or(AppError::NotFound)?;
     Ok(back_to(
@@ -457,7 +458,7 @@ struct ConflictForm {
 
 /// The answer to a same-name Navidrome playlist: `action=pair` or `action=new-name`.
 async fn resolve_conflict(
-    State(state): State<AppState>,
+    State(core): State<Core>,
     Extension(client): Extension<ClientInfo>,
     user: CurrentUser,
     Path(id): Path<String>,
@@ -467,7 +468,7 @@ async fn resolve_conflict(
     let action = ConflictAction::parse(&form.action)
         .ok_or(AppError::BadRequest("choose pair or new-name"))?;
     let ip = client.ip.to_string();
-    let outcome = playlist_writeback::resolve(&state.core, user.actor(&ip), id, action)
+    let outcome = playlist_writeback::resolve(&core, user.actor(&ip), id, action)
         .await?
         .ok_or(AppError::NotFound)?;
     Ok(back_to(id, WritebackNotice::after_sync(outcome)))
