@@ -25,6 +25,7 @@ pub struct RawConfig {
     pub listenbrainz: RawListenbrainz,
     pub openai: RawOpenai,
     pub sync: RawSync,
+    pub playlist_sync: RawPlaylistSync,
     pub log: RawLog,
     pub audit: RawAudit,
 }
@@ -227,6 +228,22 @@ impl Default for RawSync {
         Self {
             interval: "5m".into(),
             history_lookback: "720h".into(),
+        }
+    }
+}
+
+/// Playlist write-back to Navidrome (the names are Go Spotter's).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawPlaylistSync {
+    #[serde(deserialize_with = "loose_string")]
+    pub sync_interval: String,
+}
+
+impl Default for RawPlaylistSync {
+    fn default() -> Self {
+        Self {
+            sync_interval: "1h".into(),
         }
     }
 }

@@ -27,10 +27,12 @@ pub enum JobName {
     NavidromePlaylists,
     /// Link listens and playlist entries to the catalogue; doubtful ones go to review.
     Matching,
+    /// Keep the playlists written to Navidrome up to date.
+    PlaylistWriteback,
 }
 
 impl JobName {
-    pub const ALL: [JobName; 10] = [
+    pub const ALL: [JobName; 11] = [
         Self::Maintenance,
         Self::KeyRotation,
         Self::LibraryImport,
@@ -41,6 +43,7 @@ impl JobName {
         Self::ListenbrainzPlaylists,
         Self::NavidromePlaylists,
         Self::Matching,
+        Self::PlaylistWriteback,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +58,7 @@ impl JobName {
             Self::ListenbrainzPlaylists => "listenbrainz_playlists",
             Self::NavidromePlaylists => "navidrome_playlists",
             Self::Matching => "matching",
+            Self::PlaylistWriteback => "playlist_writeback",
         }
     }
 
@@ -74,6 +78,7 @@ impl JobName {
             Self::ListenbrainzPlaylists => "ListenBrainz playlists",
             Self::NavidromePlaylists => "Navidrome playlists",
             Self::Matching => "Matching",
+            Self::PlaylistWriteback => "Playlists to Navidrome",
         }
     }
 
@@ -104,6 +109,9 @@ impl JobName {
             }
             Self::Matching => {
                 "Links your listens and playlist tracks to the songs in your library; doubtful cases wait in the review queue. Runs after every sync that brings something new."
+            }
+            Self::PlaylistWriteback => {
+                "Updates the Navidrome copies of the playlists you chose to write to Navidrome, when they changed."
             }
         }
     }
