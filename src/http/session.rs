@@ -2,7 +2,7 @@
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_cookies::cookie::SameSite;
 use tower_cookies::{Cookie, Cookies};
@@ -152,7 +152,32 @@ pub async fn lookup_session(state: &AppState, cookies: &Cookies) -> Result<Looku
     let Some(raw) = cookies.get(SESSION_COOKIE) else {
         return Ok(Lookup::None);
     };
-    let Some(token) = state.tokens.verify(raw.value()) else {
+    lookup_token(state, raw.value()).await
+}
+
+/// The signed-in user of a raw `Cookie` header, for layers outside the cookie manager.
+pub async fn user_from_cookie_header(
+    state: &AppState,
+    header: &HeaderValue,
+) -> Result<Option<CurrentUser>, AppError> {
+    let Ok(text) = header.to_str() else {
+        return Ok(None);
+    };
+    let token = Cookie::split_parse(text)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == SESSION_COOKIE)
+        .map(|c| c.value().to_owned());
+    let Some(token) = token else {
+        return Ok(None);
+    };
+    Ok(match lookup_token(state, &token).await? {
+        Lookup::SignedIn(user) => Some(user),
+        Lookup::None | Lookup::RevokedElsewhere => None,
+    })
+}
+
+async fn lookup_token(state: &AppState, raw: &str) -> Result<Lookup, AppError> {
+    let Some(token) = state.tokens.verify(raw) else {
         return Ok(Lookup::None);
     };
     let Some(session) =

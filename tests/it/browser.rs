@@ -7,7 +7,6 @@
 //! `kit.assert_no_console_errors`, and its pages to `PAGES` or `discovered`.
 
 use serde_json::json;
-use spotter::domain::jobs::JobName;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
@@ -16,6 +15,8 @@ use crate::fakes::*;
 use crate::harness::*;
 
 const LB_TOKEN: &str = "3f9a6c1e-7b2d-4e8f-a1c3-5d7e9f0b2c4a";
+const PHONE_UA: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 \
+                        (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
 const HOSTILE_TITLE: &str = "<script>alert('listen')</script>";
 
 /// The signed-in pages with fixed addresses: (screenshot name, path).
@@ -100,9 +101,21 @@ async fn mount_listenbrainz(f: &Fakes) {
         .await;
 }
 
+/// Poll the database until `sql` counts at least `n` (background jobs write there).
+async fn wait_for_rows(app: &TestApp, sql: &str, n: i64, what: &str) {
+    let started = std::time::Instant::now();
+    while count(app, sql).await < n {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "waited 15 s for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
+
 /// Look at the page now shown at the kit's width: no browser problem, no sideways scroll, a
 /// screenshot.
-async fn check_page(kit: &Kit, name: &str) {
+async fn check_page(kit: &mut Kit, name: &str) {
     kit.assert_no_console_errors(name).await;
     kit.assert_fits_width(&format!("{name} at {} px", kit.width()))
         .await;
@@ -111,12 +124,14 @@ async fn check_page(kit: &Kit, name: &str) {
 
 /// The first link on the page matching `selector`, as a path.
 async fn first_link(kit: &Kit, selector: &str) -> Option<String> {
-    kit.eval::<Option<String>>(&format!(
-        "(function () {{ var a = document.querySelector({sel}); \
-         return a ? a.pathname + a.search : null; }})()",
-        sel = serde_json::to_string(selector).unwrap()
-    ))
-    .await
+    let href = kit
+        .eval::<String>(&format!(
+            "(function () {{ var a = document.querySelector({sel}); \
+             return a ? a.pathname + a.search : ''; }})()",
+            sel = serde_json::to_string(selector).unwrap()
+        ))
+        .await;
+    (!href.is_empty()).then_some(href)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -160,7 +175,7 @@ async fn every_page_in_a_real_browser_at_1280_and_390_px() {
     for width in [1280, 390] {
         kit.set_width(width).await;
         assert_eq!(kit.visit("/auth/login").await, 200);
-        check_page(&kit, "login").await;
+        check_page(&mut kit, "login").await;
     }
     kit.set_width(1280).await;
     kit.visit("/preferences/tasks").await;
@@ -173,7 +188,11 @@ async fn every_page_in_a_real_browser_at_1280_and_390_px() {
     assert_eq!(kit.submit("form[action='/login']").await, 200);
     assert_eq!(kit.path().await, "/preferences/tasks");
     kit.assert_no_console_errors("signing in").await;
-    spotter::jobs::wait_idle(&app.state.core, JobName::LibraryImport).await;
+    spotter::jobs::wait_idle(
+        &app.state.core,
+        spotter::domain::jobs::JobName::LibraryImport,
+    )
+    .await;
 
     // Link ListenBrainz through its form, then sync it from the Services page.
     assert_eq!(kit.visit("/auth/listenbrainz/connect").await, 200);
@@ -195,13 +214,22 @@ async fn every_page_in_a_real_browser_at_1280_and_390_px() {
         200
     );
     kit.assert_no_console_errors("syncing ListenBrainz").await;
-    for job in [
-        JobName::ListenbrainzHistory,
-        JobName::NavidromePlaylists,
-        JobName::Matching,
-    ] {
-        spotter::jobs::wait_idle(&app.state.core, job).await;
-    }
+    // The sync and the matching it starts run in the background: wait for their rows.
+    wait_for_rows(
+        &app,
+        "SELECT COUNT(*) FROM listens",
+        7,
+        "the ListenBrainz listens",
+    )
+    .await;
+    wait_for_rows(
+        &app,
+        "SELECT COUNT(*) FROM job_runs WHERE job = 'matching' AND outcome = 'ok' AND id > \
+         (SELECT MAX(id) FROM job_runs WHERE job = 'listenbrainz_history')",
+        1,
+        "a matching run after the sync",
+    )
+    .await;
 
     // "Test connection" answers next to its button, naming the service.
     assert_eq!(
@@ -215,6 +243,13 @@ async fn every_page_in_a_real_browser_at_1280_and_390_px() {
         )
         .await;
     assert!(result.contains("ListenBrainz"), "test result: {result:?}");
+
+    // A second device (a phone) signs in, so the Security page lists two sessions.
+    let mut phone = Browser::new(&app);
+    phone
+        .extra_headers
+        .insert("user-agent", PHONE_UA.parse().unwrap());
+    phone.login_ok(&p.user, &p.password).await;
 
     // Pages reached through links: an artist, an album, a playlist, a review case.
     let mut pages: Vec<(String, String)> = PAGES
@@ -250,9 +285,69 @@ async fn every_page_in_a_real_browser_at_1280_and_390_px() {
                     .await,
                 "{path}: the signed-in navigation is missing"
             );
-            check_page(&kit, name).await;
+            check_page(&mut kit, name).await;
         }
     }
+
+    // Revoking the phone asks first (no script needed: a details element), then tells the
+    // phone why it was signed out.
+    kit.set_width(1280).await;
+    kit.visit("/preferences/security").await;
+    kit.click("tr:not(.current) details.confirm summary").await;
+    kit.wait_for("document.querySelector('tr:not(.current) details.confirm').open")
+        .await;
+    check_page(&mut kit, "security-confirm-revoke").await;
+    assert_eq!(
+        kit.submit("tr:not(.current) details.confirm form").await,
+        200
+    );
+    assert_eq!(kit.path().await, "/preferences/security?notice=revoked");
+    assert_eq!(
+        phone.get("/listens").await.location(),
+        Some("/auth/login?notice=revoked&next=%2Flistens")
+    );
+
+    // The other way round: the phone signs in again and revokes this browser, whose next page
+    // says so and, after signing in, returns to the page asked for.
+    phone.login_ok(&p.user, &p.password).await;
+    let page = phone.get("/preferences/security").await;
+    let csrf = page.csrf();
+    // This browser's session is the one the phone did not just start.
+    let mine: String = sqlx::query_scalar("SELECT jti FROM sessions ORDER BY rowid LIMIT 1")
+        .fetch_one(&app.state.core.db)
+        .await
+        .unwrap();
+    let r = phone
+        .post(
+            &format!("/preferences/security/sessions/{mine}/revoke"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(
+        r.location(),
+        Some("/preferences/security?notice=revoked"),
+        "{} {}",
+        r.status,
+        r.body
+    );
+    kit.set_width(1280).await;
+    kit.visit("/review").await;
+    let told = "/auth/login?notice=revoked&next=%2Freview";
+    assert_eq!(kit.path().await, told);
+    assert!(
+        kit.text()
+            .await
+            .contains("You were signed out from another device")
+    );
+    check_page(&mut kit, "login-revoked").await;
+    // The cookie is gone now; the same page at 390 px for its screenshot.
+    kit.set_width(390).await;
+    kit.visit(told).await;
+    check_page(&mut kit, "login-revoked").await;
+    kit.fill("input[name=username]", &p.user).await;
+    kit.fill("input[name=password]", &p.password).await;
+    assert_eq!(kit.submit("form[action='/login']").await, 200);
+    assert_eq!(kit.path().await, "/review");
 
     // A listen titled with markup is shown as text.
     kit.set_width(1280).await;

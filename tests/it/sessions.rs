@@ -326,11 +326,12 @@ async fn event_stream_delivers_audit_events_with_ids_and_replays() {
             &stream.chunk().await.unwrap().unwrap(),
         ));
     }
-    let id = app
-        .state
-        .core
-        .events
-        .publish_audit(spotter::domain::audit::AuditKind::LoginFailed);
+    let id = app.state.core.events.publish_audit(
+        spotter::domain::audit::AuditKind::LoginFailed,
+        "mallory",
+        "192.0.2.7",
+        "",
+    );
     let mut got = String::new();
     while !got.contains("\n\n") || !got.contains("event: audit") {
         got.push_str(&String::from_utf8_lossy(
@@ -339,6 +340,10 @@ async fn event_stream_delivers_audit_events_with_ids_and_replays() {
     }
     assert!(got.contains(&format!("id: {id}")), "{got}");
     assert!(got.contains("login_failed"), "{got}");
+    assert!(
+        got.contains("Sign-in failed: mallory from 192.0.2.7"),
+        "the toast says who and where: {got}"
+    );
 
     // Replay from Last-Event-ID.
     let resp = app
