@@ -41,6 +41,14 @@ pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
         .await
 }
 
+/// A write transaction that takes SQLite's write lock at once (`BEGIN IMMEDIATE`). A plain
+/// (deferred) transaction that reads first fails at its first write with "database is locked"
+/// (SQLITE_BUSY_SNAPSHOT, no busy wait) when another writer committed in between, which
+/// concurrent jobs do; this one waits its turn (busy timeout) instead.
+pub async fn begin_write(db: &Db) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+    db.begin_with("BEGIN IMMEDIATE").await
+}
+
 /// Connect and apply pending migrations.
 pub async fn connect_and_migrate(url: &str) -> anyhow::Result<Db> {
     use anyhow::Context;

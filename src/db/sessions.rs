@@ -136,7 +136,7 @@ pub async fn revoke(
     jti: &SessionId,
     t: i64,
 ) -> Result<bool, sqlx::Error> {
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin_write(db).await?;
     sqlx::query!(
         "INSERT OR REPLACE INTO revoked_sessions (jti, user_id, revoked_at, expires_at)
          SELECT jti, user_id, ?3, expires_at FROM sessions WHERE jti = ?1 AND user_id = ?2",
@@ -165,7 +165,7 @@ pub async fn revoke_others(
     keep: &SessionId,
     t: i64,
 ) -> Result<u64, sqlx::Error> {
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin_write(db).await?;
     sqlx::query!(
         "INSERT OR REPLACE INTO revoked_sessions (jti, user_id, revoked_at, expires_at)
          SELECT jti, user_id, ?3, expires_at FROM sessions WHERE user_id = ?1 AND jti <> ?2",

@@ -105,10 +105,14 @@ async fn mount_listenbrainz(f: &Fakes) {
 async fn wait_for_rows(app: &TestApp, sql: &str, n: i64, what: &str) {
     let started = std::time::Instant::now();
     while count(app, sql).await < n {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(15),
-            "waited 15 s for {what}"
-        );
+        if started.elapsed() > std::time::Duration::from_secs(15) {
+            let runs: Vec<(String, String, String, String)> =
+                sqlx::query_as("SELECT job, trigger, outcome, error FROM job_runs ORDER BY id")
+                    .fetch_all(&app.state.core.db)
+                    .await
+                    .unwrap();
+            panic!("waited 15 s for {what}; job runs: {runs:#?}");
+        }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
 }
@@ -136,6 +140,18 @@ async fn first_link(kit: &Kit, selector: &str) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_in_a_real_browser_at_1280_and_390_px() {
+    // A stuck step fails the test (and, by dropping the kit, stops Chromium) within 2 minutes.
+    tokio::time::timeout(std::time::Duration::from_secs(120), flow())
+        .await
+        .expect("the browser test did not finish within 2 minutes");
+}
+
+async fn flow() {
+    // Server warnings appear in the output of a failing run.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("spotter=warn")
+        .with_test_writer()
+        .try_init();
     let started = std::time::Instant::now();
     let f = Fakes::start().await;
     mount_listenbrainz(&f).await;
@@ -243,6 +259,18 @@ async fn every_page_in_a_real_browser_at_1280_and_390_px() {
         )
         .await;
     assert!(result.contains("ListenBrainz"), "test result: {result:?}");
+    assert_eq!(
+        kit.path().await,
+        "/preferences/providers?notice=test-ok&service=listenbrainz"
+    );
+    check_page(&mut kit, "services-tested").await;
+    // The toasts' history lists what happened, with who and from where.
+    kit.visit("/notifications").await;
+    let history = kit.text().await;
+    assert!(
+        history.contains("Service linked") && history.contains("ListenBrainz"),
+        "{history}"
+    );
 
     // A second device (a phone) signs in, so the Security page lists two sessions.
     let mut phone = Browser::new(&app);
@@ -348,6 +376,25 @@ async fn every_page_in_a_real_browser_at_1280_and_390_px() {
     kit.fill("input[name=password]", &p.password).await;
     assert_eq!(kit.submit("form[action='/login']").await, 200);
     assert_eq!(kit.path().await, "/review");
+
+    // Without JavaScript: the confirmation still opens and the pages still work.
+    kit.set_app_script(false).await;
+    kit.set_width(390).await;
+    kit.visit("/preferences/security").await;
+    kit.click("tr:not(.current) details.confirm summary").await;
+    kit.wait_for("document.querySelector('tr:not(.current) details.confirm').open")
+        .await;
+    kit.assert_no_console_errors_but_blocked_script("the confirmation without JavaScript")
+        .await;
+    kit.assert_fits_width("the confirmation without JavaScript")
+        .await;
+    kit.screenshot("security-confirm-revoke-nojs").await;
+    for path in ["/", "/preferences/providers", "/listens"] {
+        assert_eq!(kit.visit(path).await, 200, "{path} without JavaScript");
+        kit.assert_no_console_errors_but_blocked_script(path).await;
+        kit.assert_fits_width(path).await;
+    }
+    kit.set_app_script(true).await;
 
     // A listen titled with markup is shown as text.
     kit.set_width(1280).await;

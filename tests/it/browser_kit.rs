@@ -28,6 +28,9 @@ use std::time::{Duration, Instant};
 use chromiumoxide::browser::{Browser, BrowserConfig};
 use chromiumoxide::cdp::browser_protocol::emulation::SetDeviceMetricsOverrideParams;
 use chromiumoxide::cdp::browser_protocol::log::{EventEntryAdded, LogEntryLevel};
+use chromiumoxide::cdp::browser_protocol::network::{
+    BlockPattern, EnableParams, SetBlockedUrLsParams,
+};
 use chromiumoxide::cdp::browser_protocol::page::{
     AddScriptToEvaluateOnNewDocumentParams, CaptureScreenshotFormat,
 };
@@ -48,6 +51,13 @@ document.addEventListener('securitypolicyviolation', function (e) {
   window.__kitViolations.push(e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline'));
 });
 "#;
+
+/// Run one browser step with the deadline, naming it when it does not finish.
+async fn bounded<T>(what: &str, step: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(DEADLINE, step)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: no answer from the browser within {DEADLINE:?}"))
+}
 
 /// Where the browser test writes its screenshots (named in the README).
 pub fn screenshot_dir() -> PathBuf {
@@ -216,8 +226,36 @@ impl Kit {
             .mobile(false)
             .build()
             .expect("metrics");
-        self.page.execute(params).await.expect("set the width");
+        bounded("setting the width", self.page.execute(params))
+            .await
+            .expect("set the width");
         self.width = width;
+    }
+
+    /// Load pages without Spotter's own script (`/static/app.js` blocked) or with it again:
+    /// every page must work without JavaScript. (Chromium's own switch for scripts also stops
+    /// the DevTools evaluation the kit reads pages with, so the app's script is blocked instead.)
+    pub async fn set_app_script(&self, enabled: bool) {
+        bounded("Network.enable", self.page.execute(EnableParams::default()))
+            .await
+            .expect("Network.enable");
+        let pattern = format!("{}/static/app.js*", self.base);
+        let params = SetBlockedUrLsParams {
+            url_patterns: Some(vec![BlockPattern::new(pattern, !enabled)]),
+        };
+        bounded("blocking app.js", self.page.execute(params))
+            .await
+            .expect("block app.js");
+    }
+
+    /// Fail on browser problems as `assert_no_console_errors` does, except the load of
+    /// `app.js` that `set_app_script(false)` blocks on purpose.
+    pub async fn assert_no_console_errors_but_blocked_script(&self, what: &str) {
+        self.problems
+            .lock()
+            .unwrap()
+            .retain(|p| !(p.contains("ERR_BLOCKED_BY_CLIENT") && p.contains("/static/app.js")));
+        self.assert_no_console_errors(what).await;
     }
 
     pub fn width(&self) -> u32 {
@@ -227,8 +265,7 @@ impl Kit {
     /// Open `path` and wait until the page has loaded. Returns the HTTP status of the page.
     pub async fn visit(&mut self, path: &str) -> u16 {
         let url = self.url(path);
-        self.page
-            .goto(url.as_str())
+        bounded(&format!("opening {url}"), self.page.goto(url.as_str()))
             .await
             .unwrap_or_else(|e| panic!("opening {url} failed: {e}"));
         self.wait_loaded(path).await;
@@ -259,9 +296,7 @@ impl Kit {
 
     /// Evaluate a JavaScript expression in the page and deserialize its value.
     pub async fn eval<T: serde::de::DeserializeOwned>(&self, expr: &str) -> T {
-        let result = self
-            .page
-            .evaluate(expr)
+        let result = bounded(&format!("evaluating `{expr}`"), self.page.evaluate(expr))
             .await
             .unwrap_or_else(|e| panic!("evaluating `{expr}` failed: {e}"));
         result
@@ -274,7 +309,7 @@ impl Kit {
     pub async fn wait_for(&self, condition: &str) {
         let started = Instant::now();
         loop {
-            if let Ok(v) = self.page.evaluate(condition).await
+            if let Ok(Ok(v)) = tokio::time::timeout(DEADLINE, self.page.evaluate(condition)).await
                 && v.into_value::<bool>().unwrap_or(false)
             {
                 return;
@@ -291,7 +326,8 @@ impl Kit {
     async fn wait_loaded(&self, what: &str) {
         let started = Instant::now();
         loop {
-            if let Ok(v) = self.page.evaluate("document.readyState").await
+            if let Ok(Ok(v)) =
+                tokio::time::timeout(DEADLINE, self.page.evaluate("document.readyState")).await
                 && v.into_value::<String>().ok().as_deref() == Some("complete")
             {
                 return;
@@ -306,33 +342,36 @@ impl Kit {
 
     /// Type `value` into the field matched by `selector` (real key events).
     pub async fn fill(&self, selector: &str, value: &str) {
-        let el = self
-            .page
-            .find_element(selector)
-            .await
-            .unwrap_or_else(|e| panic!("no field `{selector}`: {e}"));
-        el.click().await.expect("focus the field");
-        el.type_str(value).await.expect("type into the field");
+        bounded(&format!("typing into `{selector}`"), async {
+            let el = self
+                .page
+                .find_element(selector)
+                .await
+                .unwrap_or_else(|e| panic!("no field `{selector}`: {e}"));
+            el.click().await.expect("focus the field");
+            el.type_str(value).await.expect("type into the field");
+        })
+        .await;
     }
 
     /// Click the element matched by `selector` (scrolled into view first).
     pub async fn click(&self, selector: &str) {
-        self.page
-            .find_element(selector)
-            .await
-            .unwrap_or_else(|e| panic!("nothing to click at `{selector}`: {e}"))
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("clicking `{selector}` failed: {e}"));
+        bounded(&format!("clicking `{selector}`"), async {
+            self.page
+                .find_element(selector)
+                .await
+                .unwrap_or_else(|e| panic!("nothing to click at `{selector}`: {e}"))
+                .click()
+                .await
+                .unwrap_or_else(|e| panic!("clicking `{selector}` failed: {e}"));
+        })
+        .await;
     }
 
     /// Click the element at `selector` and wait for the page it leads to (a new document,
     /// fully loaded). Returns that page's HTTP status.
     pub async fn click_and_wait(&mut self, selector: &str) -> u16 {
-        self.page
-            .evaluate("window.__kitOldDocument = true")
-            .await
-            .expect("mark the document");
+        let _: bool = self.eval("(window.__kitOldDocument = true)").await;
         self.click(selector).await;
         self.wait_for("window.__kitOldDocument !== true && document.readyState === 'complete'")
             .await;
@@ -410,16 +449,18 @@ impl Kit {
         let dir = screenshot_dir();
         std::fs::create_dir_all(&dir).expect("screenshot dir");
         let path = dir.join(format!("{name}-{}.png", self.width));
-        self.page
-            .save_screenshot(
+        bounded(
+            &format!("screenshot {}", path.display()),
+            self.page.save_screenshot(
                 ScreenshotParams::builder()
                     .format(CaptureScreenshotFormat::Png)
                     .full_page(true)
                     .build(),
                 &path,
-            )
-            .await
-            .unwrap_or_else(|e| panic!("screenshot {} failed: {e}", path.display()));
+            ),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("screenshot {} failed: {e}", path.display()));
         // A full-page capture resizes the view and then clears the emulated size: put it back.
         self.set_width(self.width).await;
         path
