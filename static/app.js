@@ -18,9 +18,17 @@
     setTimeout(function () { el.remove(); }, 8600);
   }
   var source = new EventSource("/events");
+  // Marks the page while its live stream is open (the browser test waits on it).
+  source.addEventListener("open", function () { document.body.dataset.stream = "open"; });
   // The stream is refused for good (401) when this session was signed out, revoked from
   // another device included: reload once, so the page says so instead of going stale.
+  // Leaving the page closes the stream too; that is not a refusal.
+  var leaving = false;
+  window.addEventListener("pagehide", function () { leaving = true; });
+  window.addEventListener("beforeunload", function () { leaving = true; });
   source.addEventListener("error", function () {
+    if (leaving) return;
+    document.body.dataset.stream = source.readyState === EventSource.CLOSED ? "closed" : "retrying";
     if (source.readyState !== EventSource.CLOSED) return;
     try {
       var last = Number(sessionStorage.getItem("spotter-reloaded") || 0);

@@ -338,6 +338,11 @@ async fn flow() {
     // The other way round: the phone signs in again and revokes this browser, whose next page
     // says so and, after signing in, returns to the page asked for.
     phone.login_ok(&p.user, &p.password).await;
+    kit.set_width(1280).await;
+    kit.visit("/review").await;
+    // The page's live stream is open before the revocation happens.
+    kit.wait_for("document.body.dataset.stream === 'open'")
+        .await;
     let page = phone.get("/preferences/security").await;
     let csrf = page.csrf();
     // This browser's session is the one the phone did not just start.
@@ -358,8 +363,12 @@ async fn flow() {
         r.status,
         r.body
     );
-    kit.set_width(1280).await;
-    kit.visit("/review").await;
+    // The open page does not go stale: its stream ends, and the page reloads into the
+    // sign-in page that says why (no visit by the test).
+    kit.wait_for("location.pathname === '/auth/login'").await;
+    kit.wait_for("document.readyState === 'complete'").await;
+    // The refused reconnection of the stream is what made the page reload.
+    kit.expect_problem(&["status of 401", "/events"]);
     let told = "/auth/login?notice=revoked&next=%2Freview";
     assert_eq!(kit.path().await, told);
     assert!(

@@ -404,6 +404,18 @@ impl Kit {
         );
     }
 
+    /// Drop the problems containing every one of `parts` (an error the step causes on
+    /// purpose), failing if there is none.
+    pub fn expect_problem(&self, parts: &[&str]) {
+        let mut problems = self.problems.lock().unwrap();
+        let before = problems.len();
+        problems.retain(|p| !parts.iter().all(|part| p.contains(part)));
+        assert!(
+            problems.len() < before,
+            "expected a browser problem with {parts:?}; saw {problems:?}"
+        );
+    }
+
     /// Take whatever problems were collected so far (for the kit's own self-test).
     pub async fn take_problems(&self) -> Vec<String> {
         let in_page: Vec<String> = self.eval("window.__kitViolations || []").await;

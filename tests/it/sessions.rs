@@ -390,3 +390,64 @@ async fn sessions_show_the_device_in_words_and_mark_this_one() {
         page.body
     );
 }
+
+#[tokio::test]
+async fn a_revoked_sessions_event_stream_ends_at_once() {
+    let app = spawn_app(Options::with_peer()).await;
+    let mut laptop = signed_in(&app).await;
+    let phone = signed_in(&app).await;
+    let resp = app
+        .http
+        .get(format!("{}/events", app.base))
+        .header("accept", "text/event-stream")
+        .header(
+            "cookie",
+            format!("spotter_token={}", phone.cookies["spotter_token"]),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut stream = resp;
+    let mut seen = String::new();
+    while !seen.contains(": connected") {
+        seen.push_str(&String::from_utf8_lossy(
+            &stream.chunk().await.unwrap().unwrap(),
+        ));
+    }
+    let phone_jti: String =
+        sqlx::query_scalar("SELECT jti FROM sessions ORDER BY created_at DESC, rowid DESC LIMIT 1")
+            .fetch_one(&app.state.core.db)
+            .await
+            .unwrap();
+    let page = laptop.get("/preferences/security").await;
+    let token = page.csrf();
+    let r = laptop
+        .post(
+            &format!("/preferences/security/sessions/{phone_jti}/revoke"),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    // The phone's stream ends (no heartbeat wait): its page then reloads into the sign-in page.
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Some(chunk) = stream.chunk().await.unwrap() {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream went on: {seen}");
+    // Reconnecting is refused.
+    let again = app
+        .http
+        .get(format!("{}/events", app.base))
+        .header("accept", "text/event-stream")
+        .header(
+            "cookie",
+            format!("spotter_token={}", phone.cookies["spotter_token"]),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 401);
+}
