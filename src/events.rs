@@ -72,9 +72,15 @@ impl EventBus {
         ev.id
     }
 
-    /// A security event as a toast for open pages (fixed text, no user input).
-    pub fn publish_audit(&self, kind: AuditKind) -> u64 {
-        let body = serde_json::json!({ "kind": kind.as_str(), "message": AuditKind::label(kind.as_str()) });
+    /// Tell open pages about an audit event: what happened, who did it and from where (the
+    /// toast shows all three as text, as the audit log does; never a secret).
+    pub fn publish_audit(&self, kind: AuditKind, who: &str, from: &str, detail: &str) -> u64 {
+        let body = serde_json::json!({
+            "kind": kind.as_str(),
+            "message": audit_message(kind, who, from, detail),
+            "who": who,
+            "where": from,
+        });
         self.publish("audit", body.to_string())
     }
 
@@ -106,6 +112,21 @@ impl EventBus {
     pub fn closed(&self) -> tokio_util::sync::WaitForCancellationFutureOwned {
         self.closing.clone().cancelled_owned()
     }
+}
+
+/// "Signed in: demo from 192.0.2.7 (ListenBrainz)": the label, who, from where, the detail.
+pub fn audit_message(kind: AuditKind, who: &str, from: &str, detail: &str) -> String {
+    let mut text = AuditKind::label(kind.as_str()).to_owned();
+    match (who.is_empty(), from.is_empty()) {
+        (false, false) => text.push_str(&format!(": {who} from {from}")),
+        (false, true) => text.push_str(&format!(": {who}")),
+        (true, false) => text.push_str(&format!(" from {from}")),
+        (true, true) => {}
+    }
+    if !detail.is_empty() {
+        text.push_str(&format!(" ({detail})"));
+    }
+    text
 }
 
 #[cfg(test)]

@@ -6,16 +6,37 @@
     return;
   }
   var box = document.getElementById("toasts");
+  // A toast is a link to the notification history, where it can be read again later.
   function toast(text) {
     if (!box || !text) return;
-    var el = document.createElement("div");
+    var el = document.createElement("a");
     el.className = "toast";
+    el.href = box.dataset.history || "/notifications";
     el.textContent = text; // text only: never HTML from the server
     box.appendChild(el);
-    setTimeout(function () { el.classList.add("toast-hide"); }, 4000);
-    setTimeout(function () { el.remove(); }, 4600);
+    setTimeout(function () { el.classList.add("toast-hide"); }, 8000);
+    setTimeout(function () { el.remove(); }, 8600);
   }
   var source = new EventSource("/events");
+  // Marks the page while its live stream is open (the browser test waits on it).
+  source.addEventListener("open", function () { document.body.dataset.stream = "open"; });
+  // The stream is refused for good (401) when this session was signed out, revoked from
+  // another device included: reload once, so the page says so instead of going stale.
+  // Leaving the page closes the stream too; that is not a refusal.
+  var leaving = false;
+  window.addEventListener("pagehide", function () { leaving = true; });
+  window.addEventListener("beforeunload", function () { leaving = true; });
+  source.addEventListener("error", function () {
+    if (leaving) return;
+    document.body.dataset.stream = source.readyState === EventSource.CLOSED ? "closed" : "retrying";
+    if (source.readyState !== EventSource.CLOSED) return;
+    try {
+      var last = Number(sessionStorage.getItem("spotter-reloaded") || 0);
+      if (Date.now() - last < 30000) return;
+      sessionStorage.setItem("spotter-reloaded", String(Date.now()));
+    } catch (e) { return; }
+    window.location.reload();
+  });
   source.addEventListener("audit", function (ev) {
     try {
       var data = JSON.parse(ev.data);

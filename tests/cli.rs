@@ -284,9 +284,12 @@ fn gen_secrets_writes_a_private_file_and_never_overwrites_it() {
 #[cfg(unix)]
 #[test]
 fn the_database_and_its_backups_are_private() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("spotter.db");
-    let backup = dir.path().join("snapshot.db");
+    let root = tempfile::tempdir().unwrap();
+    // The data directory does not exist yet: it is created, private to its owner.
+    let data = root.path().join("share/spotter");
+    let dir = &data;
+    let db = data.join("spotter.db");
+    let backup = root.path().join("snapshot.db");
     let (code, _, stderr) = run(spotter()
         .arg("backup")
         .arg(&backup)
@@ -296,8 +299,9 @@ fn the_database_and_its_backups_are_private() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(mode(&db), 0o600);
     assert_eq!(mode(&backup), 0o600);
+    assert_eq!(mode(&data), 0o700);
     for companion in ["spotter.db-wal", "spotter.db-shm"] {
-        let p = dir.path().join(companion);
+        let p = dir.join(companion);
         if p.exists() {
             assert_eq!(mode(&p) & 0o077, 0, "{companion} is readable by others");
         }

@@ -52,7 +52,7 @@ async fn trace_log_of_every_link_flow_holds_no_secret() {
         .await;
     assert_eq!(
         r.location(),
-        Some("/preferences/providers?notice=test-failed")
+        Some("/preferences/providers?notice=test-failed&service=spotify#service-spotify")
     );
     let bad_code = secret("spbadcode");
     let state = query_param(&start_spotify(&mut b).await, "state").unwrap();
@@ -92,7 +92,7 @@ async fn trace_log_of_every_link_flow_holds_no_secret() {
         .await;
     assert_eq!(
         r.location(),
-        Some("/preferences/providers?notice=test-failed")
+        Some("/preferences/providers?notice=test-failed&service=lastfm#service-lastfm")
     );
 
     f.listenbrainz.reset().await;

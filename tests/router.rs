@@ -58,10 +58,17 @@ async fn body(resp: axum::response::Response) -> String {
 #[tokio::test]
 async fn protected_pages_redirect_to_login() {
     let (app, _d) = app().await;
-    for path in ["/", "/preferences/security"] {
+    // The page asked for travels along (the dashboard is where sign-in leads anyway).
+    for (path, login) in [
+        ("/", "/auth/login"),
+        (
+            "/preferences/security",
+            "/auth/login?next=%2Fpreferences%2Fsecurity",
+        ),
+    ] {
         let resp = app.clone().oneshot(req("GET", path)).await.unwrap();
         assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{path}");
-        assert_eq!(resp.headers()["location"], "/auth/login");
+        assert_eq!(resp.headers()["location"], login);
     }
 }
 

@@ -119,6 +119,9 @@ pub struct Config {
     pub request_timeout: Duration,
     pub database_url: String,
     pub navidrome_base_url: Url,
+    /// Where the browser opens Navidrome ("Open Navidrome" link); `navidrome_base_url` unless
+    /// `SPOTTER_NAVIDROME_PUBLIC_URL` is set.
+    pub navidrome_public_url: Url,
     pub navidrome_timeout: Duration,
     /// `None` when Spotify is not configured on this server.
     pub spotify: Option<SpotifyConfig>,

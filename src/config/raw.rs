@@ -108,6 +108,9 @@ impl Default for RawDatabase {
 pub struct RawNavidrome {
     #[serde(deserialize_with = "loose_string")]
     pub base_url: String,
+    /// Where a browser opens Navidrome, when not at `base_url` (e.g. behind the proxy).
+    #[serde(deserialize_with = "loose_string")]
+    pub public_url: String,
     #[serde(deserialize_with = "loose_string")]
     pub timeout: String,
 }
@@ -116,6 +119,7 @@ impl Default for RawNavidrome {
     fn default() -> Self {
         Self {
             base_url: String::new(),
+            public_url: String::new(),
             timeout: "10s".into(),
         }
     }

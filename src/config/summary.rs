@@ -90,6 +90,9 @@ pub(super) const SETTINGS: &[Setting] = &[
     }),
     value("database.source", |c| c.database_url.clone()),
     value("navidrome.base_url", |c| c.navidrome_base_url.to_string()),
+    value("navidrome.public_url", |c| {
+        c.navidrome_public_url.to_string()
+    }),
     value("navidrome.timeout", |c| fmt_duration(c.navidrome_timeout)),
     value("spotify.client_id", |c| {
         c.spotify

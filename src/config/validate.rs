@@ -75,6 +75,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         request_timeout: server.request_timeout,
         database_url,
         navidrome_base_url: navidrome.base_url,
+        navidrome_public_url: navidrome.public_url,
         navidrome_timeout: navidrome.timeout,
         spotify: spotify.client,
         spotify_redirect_url: spotify.redirect_url,
@@ -206,6 +207,7 @@ fn validate_database(raw: &RawDatabase, errors: &mut Vec<ConfigError>) -> Option
 
 struct NavidromeSettings {
     base_url: Url,
+    public_url: Url,
     timeout: Duration,
 }
 
@@ -222,8 +224,14 @@ fn validate_navidrome(
         parse_url("SPOTTER_NAVIDROME_BASE_URL", &raw.base_url, errors)
     };
     let timeout = parse_dur("SPOTTER_NAVIDROME_TIMEOUT", &raw.timeout, errors);
+    let public_url = if raw.public_url.trim().is_empty() {
+        base_url.clone()
+    } else {
+        parse_url("SPOTTER_NAVIDROME_PUBLIC_URL", &raw.public_url, errors)
+    };
     Some(NavidromeSettings {
         base_url: base_url?,
+        public_url: public_url?,
         timeout: timeout?,
     })
 }

@@ -38,7 +38,7 @@ pub async fn has_navidrome_password(db: &Db, user_id: UserId) -> Result<bool, sq
 /// Delete every stored credential (the Navidrome password, every linked service's tokens, every
 /// pending OAuth state with its verifier, link health) and every session. One transaction.
 pub async fn clear_all(db: &Db) -> Result<u64, sqlx::Error> {
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin_write(db).await?;
     let mut n = sqlx::query!("DELETE FROM navidrome_credentials")
         .execute(&mut *tx)
         .await?

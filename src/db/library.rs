@@ -320,7 +320,7 @@ async fn upsert_track(
 /// unchanged album) with `pass`.
 pub async fn write_batch(db: &Db, batch: &Batch, pass: i64) -> Result<BatchCounts, sqlx::Error> {
     let mut counts = BatchCounts::default();
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin_write(db).await?;
     for a in &batch.artists {
         let norm = crate::domain::text::normalize(&a.name);
         sqlx::query!(
@@ -520,7 +520,7 @@ pub async fn finish_pass(
     fingerprint: &str,
     now: i64,
 ) -> Result<Removed, sqlx::Error> {
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin_write(db).await?;
     let tracks = sqlx::query!("DELETE FROM tracks WHERE seen_pass < ?1", pass)
         .execute(&mut *tx)
         .await?

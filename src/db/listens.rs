@@ -82,7 +82,7 @@ pub async fn store_batch(
     batch: &[RemoteListen],
 ) -> Result<BatchOutcome, sqlx::Error> {
     let mut out = BatchOutcome::default();
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin_write(db).await?;
     for l in batch {
         let known = sqlx::query_scalar!(
             r#"SELECT listen_id AS "id!: i64" FROM listen_sources

@@ -139,7 +139,7 @@ pub async fn write_results(
     results: &[MatchResult],
     now: i64,
 ) -> Result<u64, sqlx::Error> {
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin_write(db).await?;
     let mut rows = 0;
     for r in results {
         rows += apply(&mut tx, user_id, &r.identity, &r.explanation, true).await?;
@@ -239,7 +239,7 @@ async fn apply(
 /// Have the matcher look at every row again (the catalogue changed: new songs may resolve old
 /// misses, a better candidate may have arrived). Decisions are re-applied from their table.
 pub async fn reset_all(db: &Db) -> Result<u64, sqlx::Error> {
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin_write(db).await?;
     let a =
         sqlx::query!("UPDATE listens SET match_method = NULL WHERE match_method <> 'navidrome'")
             .execute(&mut *tx)
@@ -330,7 +330,7 @@ pub async fn decide(
     track_id: Option<&str>,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin_write(db).await?;
     let Some(r) = sqlx::query!(
         "SELECT artist_norm, title_norm, title, artist FROM match_reviews
          WHERE user_id = ?1 AND id = ?2",
@@ -363,7 +363,7 @@ pub async fn decide_identity(
     track_id: Option<&str>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin_write(db).await?;
     record_decision(&mut tx, user_id, identity, shown.0, shown.1, track_id, now).await?;
     sqlx::query!(
         "DELETE FROM match_reviews WHERE user_id = ?1 AND artist_norm = ?2 AND title_norm = ?3",
@@ -454,7 +454,7 @@ pub async fn recent_decisions(
 
 /// Take a decision back: its rows wait for the matcher again. False when there is none.
 pub async fn undo(db: &Db, user_id: UserId, decision_id: i64) -> Result<bool, sqlx::Error> {
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin_write(db).await?;
     let Some(identity) = sqlx::query!(
         "DELETE FROM match_decisions WHERE user_id = ?1 AND id = ?2
          RETURNING artist_norm, title_norm",

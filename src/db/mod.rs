@@ -42,6 +42,14 @@ pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
         .await
 }
 
+/// A write transaction that takes SQLite's write lock at once (`BEGIN IMMEDIATE`). A plain
+/// (deferred) transaction that reads first fails at its first write with "database is locked"
+/// (SQLITE_BUSY_SNAPSHOT, no busy wait) when another writer committed in between, which
+/// concurrent jobs do; this one waits its turn (busy timeout) instead.
+pub async fn begin_write(db: &Db) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+    db.begin_with("BEGIN IMMEDIATE").await
+}
+
 /// Connect and apply pending migrations.
 pub async fn connect_and_migrate(url: &str) -> anyhow::Result<Db> {
     use anyhow::Context;
@@ -65,10 +73,21 @@ pub async fn is_ready(db: &Db) -> bool {
     matches!(applied, Ok(n) if usize::try_from(n).is_ok_and(|n| n >= MIGRATOR.iter().count()))
 }
 
-/// Create an empty file with mode 600 at `path` unless something exists there already.
+/// Create an empty file with mode 600 at `path` (and its folder, mode 700, if missing) unless
+/// something exists there already.
 pub fn create_private(path: &std::path::Path) -> std::io::Result<()> {
     if path.as_os_str().is_empty() || path == std::path::Path::new(":memory:") || path.exists() {
         return Ok(());
+    }
+    // The data directory is created (private to its owner) when it does not exist yet.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.exists()
+    {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir)?;
     }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

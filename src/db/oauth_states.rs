@@ -26,7 +26,7 @@ pub struct ConsumedState {
 
 /// Store a new pending state; drops expired rows and this session's oldest extras.
 pub async fn insert(db: &Db, s: NewState<'_>, t: i64) -> Result<(), sqlx::Error> {
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin_write(db).await?;
     sqlx::query!("DELETE FROM oauth_states WHERE expires_at <= ?1", t)
         .execute(&mut *tx)
         .await?;

@@ -75,7 +75,7 @@ pub async fn reencrypt_all(
     force: bool,
 ) -> Result<RotationReport, RotationError> {
     let mut report = RotationReport::default();
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin_write(db).await?;
     for col in ENCRYPTED_COLUMNS {
         for (rid, row_key, stored) in rows(&mut tx, col).await? {
             report.examined += 1;

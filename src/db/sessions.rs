@@ -128,16 +128,74 @@ pub async fn delete(db: &Db, user_id: UserId, jti: &SessionId) -> Result<bool, s
     Ok(r.rows_affected() > 0)
 }
 
-/// Delete every session of this user except `keep`. Returns how many were deleted.
-pub async fn delete_others(db: &Db, user_id: UserId, keep: &SessionId) -> Result<u64, sqlx::Error> {
+/// Revoke one session of this user from elsewhere: the row is deleted and a note of its `jti`
+/// kept until it would have expired. Returns whether a session was revoked.
+pub async fn revoke(
+    db: &Db,
+    user_id: UserId,
+    jti: &SessionId,
+    t: i64,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = crate::db::begin_write(db).await?;
+    sqlx::query!(
+        "INSERT OR REPLACE INTO revoked_sessions (jti, user_id, revoked_at, expires_at)
+         SELECT jti, user_id, ?3, expires_at FROM sessions WHERE jti = ?1 AND user_id = ?2",
+        jti,
+        user_id,
+        t
+    )
+    .execute(&mut *tx)
+    .await?;
+    let r = sqlx::query!(
+        "DELETE FROM sessions WHERE jti = ?1 AND user_id = ?2",
+        jti,
+        user_id
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// Revoke every session of this user except `keep` (each noted as in [`revoke`]). Returns how
+/// many were revoked.
+pub async fn revoke_others(
+    db: &Db,
+    user_id: UserId,
+    keep: &SessionId,
+    t: i64,
+) -> Result<u64, sqlx::Error> {
+    let mut tx = crate::db::begin_write(db).await?;
+    sqlx::query!(
+        "INSERT OR REPLACE INTO revoked_sessions (jti, user_id, revoked_at, expires_at)
+         SELECT jti, user_id, ?3, expires_at FROM sessions WHERE user_id = ?1 AND jti <> ?2",
+        user_id,
+        keep,
+        t
+    )
+    .execute(&mut *tx)
+    .await?;
     let r = sqlx::query!(
         "DELETE FROM sessions WHERE user_id = ?1 AND jti <> ?2",
         user_id,
         keep
     )
-    .execute(db)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(r.rows_affected())
+}
+
+/// Whether `jti` was revoked from another device (and would not have expired yet).
+pub async fn was_revoked(db: &Db, jti: &SessionId, t: i64) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query_scalar!(
+        r#"SELECT COUNT(*) AS "n!: i64" FROM revoked_sessions WHERE jti = ?1 AND expires_at > ?2"#,
+        jti,
+        t
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(n > 0)
 }
 
 pub async fn delete_all(db: &Db) -> Result<u64, sqlx::Error> {
@@ -155,5 +213,8 @@ pub async fn prune(db: &Db, idle_secs: i64, t: i64) -> Result<u64, sqlx::Error> 
     )
     .execute(db)
     .await?;
+    sqlx::query!("DELETE FROM revoked_sessions WHERE expires_at <= ?1", t)
+        .execute(db)
+        .await?;
     Ok(r.rows_affected())
 }

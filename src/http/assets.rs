@@ -52,9 +52,22 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/static/{name}", get(serve))
 }
 
+/// A missing static file: a short plain-text 404 (a script or stylesheet tag gets no HTML page).
+pub fn missing() -> Response {
+    let mut resp = (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "Not found\n",
+    )
+        .into_response();
+    resp.extensions_mut()
+        .insert(crate::http::error::RenderedPage);
+    resp
+}
+
 async fn serve(Path(name): Path<String>) -> Response {
     let Some(asset) = ASSETS.iter().find(|a| a.name == name) else {
-        return StatusCode::NOT_FOUND.into_response();
+        return missing();
     };
     let mut resp = asset.body.into_response();
     let h = resp.headers_mut();

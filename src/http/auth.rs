@@ -22,6 +22,7 @@ use crate::http::session::{
 use crate::http::state::AppState;
 use crate::jobs::TriggerError;
 use crate::security::client_ip::ClientInfo;
+use crate::security::return_to::safe_return_path;
 use crate::services::{self, sign_in};
 
 pub fn router() -> Router<AppState> {
@@ -46,12 +47,21 @@ struct LoginPage {
     error: Option<&'static str>,
     notice: Option<&'static str>,
     username: String,
+    /// The page to return to after signing in (already checked: a path on this site).
+    next: Option<String>,
 }
 
 #[derive(Deserialize)]
 pub struct LoginQuery {
     #[serde(default)]
     notice: Option<String>,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// The checked return path of a `next` parameter (see `security::return_to`).
+fn checked_next(raw: Option<&str>) -> Option<String> {
+    raw.and_then(safe_return_path).map(str::to_owned)
 }
 
 fn notice_text(code: Option<&str>) -> Option<&'static str> {
@@ -64,6 +74,7 @@ fn login_response(
     status: StatusCode,
     error: Option<&'static str>,
     username: String,
+    next: Option<String>,
 ) -> Response {
     let pre = pre_session_id(state, cookies);
     let page = LoginPage {
@@ -71,6 +82,7 @@ fn login_response(
         error,
         notice: None,
         username,
+        next,
     };
     render(&page, status)
 }
@@ -80,8 +92,9 @@ async fn login_page(
     cookies: Cookies,
     Query(q): Query<LoginQuery>,
 ) -> AppResult<Response> {
+    let next = checked_next(q.next.as_deref());
     if resolve_session(&state, &cookies).await?.is_some() {
-        return Ok(Redirect::to("/").into_response());
+        return Ok(Redirect::to(next.as_deref().unwrap_or("/")).into_response());
     }
     if cookies.get(SESSION_COOKIE).is_some() {
         clear_cookie(state.config(), &cookies, SESSION_COOKIE);
@@ -92,6 +105,7 @@ async fn login_page(
         error: None,
         notice: notice_text(q.notice.as_deref()),
         username: String::new(),
+        next,
     };
     Ok(render(&page, StatusCode::OK))
 }
@@ -102,6 +116,8 @@ pub struct LoginForm {
     username: String,
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    next: Option<String>,
 }
 
 impl LoginForm {
@@ -117,13 +133,19 @@ impl LoginForm {
     }
 }
 
-fn too_many_attempts(state: &AppState, cookies: &Cookies, retry_after_secs: u64) -> Response {
+fn too_many_attempts(
+    state: &AppState,
+    cookies: &Cookies,
+    retry_after_secs: u64,
+    next: Option<String>,
+) -> Response {
     let mut resp = login_response(
         state,
         cookies,
         StatusCode::TOO_MANY_REQUESTS,
         Some(RATE_LIMITED),
         String::new(),
+        next,
     );
     if let Ok(v) = HeaderValue::from_str(&retry_after_secs.max(1).to_string()) {
         resp.headers_mut().insert(header::RETRY_AFTER, v);
@@ -138,17 +160,20 @@ async fn login(
     headers: HeaderMap,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> AppResult<Response> {
+    let form = form.ok().map(|Form(f)| f);
+    let next = checked_next(form.as_ref().and_then(|f| f.next.as_deref()));
     if !state.limiter.check(client.ip) {
         tracing::warn!(client_ip = %client.ip, "login rate limit hit");
-        return Ok(too_many_attempts(&state, &cookies, 60));
+        return Ok(too_many_attempts(&state, &cookies, 60, next));
     }
-    let Some((username, password)) = form.ok().and_then(|Form(f)| f.parse()) else {
+    let Some((username, password)) = form.and_then(LoginForm::parse) else {
         return Ok(login_response(
             &state,
             &cookies,
             StatusCode::BAD_REQUEST,
             Some(FORM_INCOMPLETE),
             String::new(),
+            next,
         ));
     };
     let client_ip = client.ip.to_string();
@@ -174,10 +199,16 @@ async fn login(
                 StatusCode::UNAUTHORIZED,
                 Some(LOGIN_FAILED),
                 username,
+                next,
             ));
         }
         sign_in::Outcome::AccountPaused { retry_after } => {
-            return Ok(too_many_attempts(&state, &cookies, retry_after.as_secs()));
+            return Ok(too_many_attempts(
+                &state,
+                &cookies,
+                retry_after.as_secs(),
+                next,
+            ));
         }
         sign_in::Outcome::NavidromeUnavailable => {
             return Ok(login_response(
@@ -186,6 +217,7 @@ async fn login(
                 StatusCode::SERVICE_UNAVAILABLE,
                 Some(NAVIDROME_DOWN),
                 username,
+                next,
             ));
         }
     };
@@ -219,7 +251,7 @@ async fn login(
             Err(e) => tracing::warn!(error = %e, "the first library import did not start"),
         }
     }
-    Ok(Redirect::to("/").into_response())
+    Ok(Redirect::to(next.as_deref().unwrap_or("/")).into_response())
 }
 
 async fn logout(

@@ -31,6 +31,8 @@ struct DashboardPage {
     is_owner: bool,
     member_since: String,
     navidrome_url: String,
+    /// Where the browser opens Navidrome itself.
+    navidrome_open_url: String,
     navidrome_status: NavidromeStatus,
     session_count: i64,
     linked_services: Vec<String>,
@@ -101,6 +103,7 @@ async fn dashboard(State(core): State<Core>, user: CurrentUser) -> AppResult<Res
         is_owner: user.is_owner,
         member_since: human_time(user.created_at),
         navidrome_url: core.config.navidrome_base_url.to_string(),
+        navidrome_open_url: core.config.navidrome_public_url.to_string(),
         navidrome_status,
         session_count,
         linked_services,

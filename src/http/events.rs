@@ -13,9 +13,10 @@ use axum::routing::get;
 use futures_util::stream::{self, StreamExt};
 use tokio_stream::wrappers::BroadcastStream;
 
-use crate::events::{EventBus, LiveEvent};
+use crate::events::LiveEvent;
 use crate::http::session::CurrentUser;
 use crate::http::state::AppState;
+use crate::services;
 
 pub const EVENTS_PATH: &str = "/events";
 
@@ -30,11 +31,27 @@ fn to_sse(e: &LiveEvent) -> Event {
         .data(e.data.clone())
 }
 
+/// What the live part of a stream does with one bus event.
+enum Step {
+    Send(Event),
+    Skip,
+    /// This stream's session was just revoked: end it, so the page's script reconnects, is
+    /// refused, and reloads into the sign-in page that says why.
+    End,
+}
+
+fn is_revocation(e: &LiveEvent) -> bool {
+    e.kind == "audit"
+        && (e.data.contains("\"session_revoked\"")
+            || e.data.contains("\"sessions_revoked_others\""))
+}
+
 async fn events(
-    State(bus): State<EventBus>,
-    _user: CurrentUser,
+    State(state): State<AppState>,
+    user: CurrentUser,
     headers: HeaderMap,
 ) -> impl IntoResponse {
+    let bus = state.core.events.clone();
     let last_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -46,12 +63,37 @@ async fn events(
             .into_iter()
             .map(|e| Ok::<Event, Infallible>(to_sse(&e))),
     );
-    let live = BroadcastStream::new(rx).filter_map(move |r| async move {
-        match r {
-            Ok(e) if e.id > high_water => Some(Ok(to_sse(&e))),
-            _ => None,
-        }
-    });
+    let core = state.core.clone();
+    let live = BroadcastStream::new(rx)
+        .then(move |r| {
+            let core = core.clone();
+            let session = user.session_id.clone();
+            let user_id = user.user_id;
+            async move {
+                match r {
+                    Ok(e) if e.id > high_water => {
+                        if is_revocation(&e) {
+                            let alive = matches!(
+                                services::sessions::resolve(&core, &session, user_id).await,
+                                Ok(Some(_))
+                            );
+                            if !alive {
+                                return Step::End;
+                            }
+                        }
+                        Step::Send(to_sse(&e))
+                    }
+                    _ => Step::Skip,
+                }
+            }
+        })
+        .take_while(|step| std::future::ready(!matches!(step, Step::End)))
+        .filter_map(|step| {
+            std::future::ready(match step {
+                Step::Send(e) => Some(Ok(e)),
+                Step::Skip | Step::End => None,
+            })
+        });
     // The first comment makes proxies flush headers at once.
     let hello = stream::once(async { Ok(Event::default().comment("connected")) });
     let stream = hello.chain(replay).chain(live).take_until(bus.closed());

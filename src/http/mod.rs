@@ -13,6 +13,7 @@ pub mod health;
 pub mod library;
 pub mod listens;
 pub mod notices;
+pub mod notifications;
 pub mod pages;
 pub mod playlists;
 pub mod provider_auth;
@@ -64,6 +65,7 @@ pub fn build_app(state: AppState) -> Router {
         .merge(api::router())
         .merge(library::router())
         .merge(security_page::router())
+        .merge(notifications::router())
         .merge(providers::router())
         .merge(tasks::router())
         .merge(playlists::router())
@@ -89,6 +91,10 @@ pub fn build_app(state: AppState) -> Router {
     ))
     .layer(middleware::from_fn(fallback_pages))
     .layer(CatchPanicLayer::custom(panic_page))
+    .layer(middleware::from_fn_with_state(
+        state.clone(),
+        error_pages_with_nav,
+    ))
     .layer(middleware::from_fn_with_state(
         state.clone(),
         security_headers,
@@ -156,8 +162,41 @@ fn make_span(req: &Request<Body>) -> tracing::Span {
     )
 }
 
-async fn not_found() -> Response {
+async fn not_found(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/static/") {
+        return assets::missing();
+    }
     crate::http::error::AppError::NotFound.into_response()
+}
+
+/// An error page keeps the navigation when the browser is signed in: every error page (from a
+/// handler, an extractor, a layer or a panic) is re-rendered with the signed-in frame.
+async fn error_pages_with_nav(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let cookie_header = req.headers().get(header::COOKIE).cloned();
+    let resp = next.run(req).await;
+    let Some(parts) = resp
+        .extensions()
+        .get::<crate::http::pages::ErrorParts>()
+        .cloned()
+    else {
+        return resp;
+    };
+    let Some(cookie_header) = cookie_header else {
+        return resp;
+    };
+    let user = match session::user_from_cookie_header(&state, &cookie_header).await {
+        Ok(Some(user)) => user,
+        _ => return resp,
+    };
+    let mut page = parts.render_signed_in(user.username, user.csrf_token);
+    // Keep the original response's headers (Retry-After, Allow, cookies being cleared…).
+    let (resp_parts, _) = resp.into_parts();
+    for (name, value) in &resp_parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            page.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    page
 }
 
 fn panic_page(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

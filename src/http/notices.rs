@@ -24,14 +24,17 @@ pub trait Code: Sized + Copy + 'static {
 pub enum LoginNotice {
     SignedOut,
     Expired,
+    /// The session was revoked from another device.
+    RevokedElsewhere,
 }
 
 impl Code for LoginNotice {
-    const ALL: &'static [Self] = &[Self::SignedOut, Self::Expired];
+    const ALL: &'static [Self] = &[Self::SignedOut, Self::Expired, Self::RevokedElsewhere];
     fn as_str(self) -> &'static str {
         match self {
             Self::SignedOut => "signed-out",
             Self::Expired => "expired",
+            Self::RevokedElsewhere => "revoked",
         }
     }
 }
@@ -41,6 +44,10 @@ impl LoginNotice {
         match self {
             Self::SignedOut => "You are signed out.",
             Self::Expired => "Your session ended. Sign in again.",
+            Self::RevokedElsewhere => {
+                "You were signed out from another device (Security → Active sessions). \
+                 Sign in again to continue."
+            }
         }
     }
 }

@@ -95,7 +95,15 @@ impl ErrorPage {
     }
 
     pub fn into_response_with(self, status: StatusCode) -> Response {
-        render(&self, status)
+        let parts = ErrorParts {
+            status,
+            message: self.message,
+            link_href: self.link_href.clone(),
+            link_label: self.link_label,
+        };
+        let mut resp = render(&self, status);
+        resp.extensions_mut().insert(parts);
+        resp
     }
 
     /// The fixed message for a bare error status produced by a layer or a rejection.
@@ -116,5 +124,29 @@ impl ErrorPage {
             }
             _ => "The request could not be completed.",
         }
+    }
+}
+
+/// What an error page said, kept on its response so that a layer can render it again inside
+/// the signed-in frame (with the navigation) when the browser is signed in.
+#[derive(Debug, Clone)]
+pub struct ErrorParts {
+    status: StatusCode,
+    message: &'static str,
+    link_href: String,
+    link_label: &'static str,
+}
+
+impl ErrorParts {
+    pub fn render_signed_in(self, username: String, csrf_token: String) -> Response {
+        let page = ErrorPage {
+            ctx: PageCtx::signed_in(username, csrf_token, ""),
+            status: self.status.as_u16(),
+            title: self.status.canonical_reason().unwrap_or("Error"),
+            message: self.message,
+            link_href: self.link_href,
+            link_label: self.link_label,
+        };
+        render(&page, self.status)
     }
 }

@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde::Deserialize;
@@ -49,6 +49,43 @@ pub fn notice(notice: ProvidersNotice) -> Response {
     redirect_with_notice(PAGE, notice)
 }
 
+/// A 303 back to this page with the answer to a button of one service's card: shown in that
+/// card, next to the button, and the browser lands on the card (no jump to the top).
+pub fn card_notice(service: Service, notice: ProvidersNotice) -> Response {
+    let s = service.as_str();
+    Redirect::to(&format!(
+        "{PAGE}?notice={}&service={s}#service-{s}",
+        notice.as_str()
+    ))
+    .into_response()
+}
+
+/// The answer shown in a card next to the button that asked.
+struct CardResult {
+    text: String,
+    ok: bool,
+}
+
+fn card_result(service: Service, notice: ProvidersNotice) -> Option<CardResult> {
+    let label = service.label();
+    let (text, ok) = match notice {
+        ProvidersNotice::TestOk => (format!("{label}: the connection works."), true),
+        ProvidersNotice::TestFailed => (
+            format!("{label}: the connection test failed. The state above says why."),
+            false,
+        ),
+        ProvidersNotice::SyncStarted => (
+            format!(
+                "{label}: sync started. New listens appear on the Listens page as they arrive."
+            ),
+            true,
+        ),
+        ProvidersNotice::SyncRunning => (format!("{label}: a sync is already running."), true),
+        ProvidersNotice::Linked(_) | ProvidersNotice::Unlinked(_) => return None,
+    };
+    Some(CardResult { text, ok })
+}
+
 struct ServiceCard {
     provider: &'static str,
     label: &'static str,
@@ -64,12 +101,17 @@ struct ServiceCard {
     until_iso: String,
     reason: Option<&'static str>,
     note: Option<&'static str>,
-    setup_hint: &'static str,
+    /// What linking gives the listener.
+    benefit: &'static str,
+    /// The README section on setting the service up (for a not-configured one).
+    setup_doc: &'static str,
     link_href: Option<&'static str>,
     link_label: &'static str,
     can_test: bool,
     can_disconnect: bool,
     can_sync: bool,
+    /// The answer to this card's last button, shown next to it.
+    result: Option<CardResult>,
 }
 
 /// The redirect URIs and whether the services would accept them.
@@ -137,17 +179,38 @@ struct PageQuery {
     error: Option<String>,
     #[serde(default)]
     notice: Option<String>,
+    /// Which card a notice answers (a button of that card asked).
+    #[serde(default)]
+    service: Option<String>,
 }
 
-fn setup_hint(p: Service) -> &'static str {
+/// What linking a service gives the listener, in their words.
+fn benefit(p: Service) -> &'static str {
     match p {
         Service::Spotify => {
-            "Set SPOTTER_SPOTIFY_CLIENT_ID (and optionally SPOTTER_SPOTIFY_CLIENT_SECRET) from a Spotify app, then restart. The README explains how."
+            "Link Spotify to bring what you play there into your history, and your Spotify playlists and Liked Songs next to your Navidrome library."
         }
         Service::Lastfm => {
-            "Set SPOTTER_LASTFM_API_KEY and SPOTTER_LASTFM_SHARED_SECRET from a Last.fm API account, then restart. The README explains how."
+            "Link Last.fm to bring your scrobbles into one listening history with your other services."
         }
-        Service::Listenbrainz | Service::Navidrome => "",
+        Service::Listenbrainz => {
+            "Link ListenBrainz to bring your listens and the playlists it makes for you into Spotter."
+        }
+        Service::Navidrome => "",
+    }
+}
+
+/// The README section that explains how to set a service up on the server.
+fn setup_doc(p: Service) -> &'static str {
+    match p {
+        Service::Spotify => concat!(env!("CARGO_PKG_REPOSITORY"), "/blob/main/README.md#spotify"),
+        Service::Lastfm => concat!(env!("CARGO_PKG_REPOSITORY"), "/blob/main/README.md#lastfm"),
+        Service::Listenbrainz | Service::Navidrome => {
+            concat!(
+                env!("CARGO_PKG_REPOSITORY"),
+                "/blob/main/README.md#linking-services"
+            )
+        }
     }
 }
 
@@ -183,6 +246,15 @@ async fn providers_page(
     Query(q): Query<PageQuery>,
 ) -> AppResult<Response> {
     let overview = links::overview(&core, user.user_id).await?;
+    let notice = q.notice.as_deref().and_then(ProvidersNotice::parse);
+    let answered = q.service.as_deref().and_then(Service::parse);
+    // A card's answer goes in the card; the page-wide notice keeps only the others.
+    let card_answer = match (answered, notice) {
+        (Some(svc), Some(n)) => card_result(svc, n).map(|r| (svc, r)),
+        _ => None,
+    };
+    let page_notice = if card_answer.is_some() { None } else { notice };
+    let mut card_answer = card_answer;
     let now = core.clock.now();
     let mut services = Vec::with_capacity(Service::ALL.len());
     for p in Service::ALL {
@@ -201,16 +273,21 @@ async fn providers_page(
             until_iso: String::new(),
             reason: None,
             note: None,
-            setup_hint: setup_hint(p),
+            benefit: benefit(p),
+            setup_doc: setup_doc(p),
             link_href: None,
             link_label,
             can_test: false,
             can_sync: false,
             can_disconnect: false,
+            result: None,
         };
         if !links::configured(&core, p) {
             services.push(card);
             continue;
+        }
+        if card_answer.as_ref().is_some_and(|(svc, _)| *svc == p) {
+            card.result = card_answer.take().map(|(_, r)| r);
         }
         let link = overview
             .links
@@ -288,11 +365,7 @@ async fn providers_page(
     }
     let page = ProvidersPage {
         error: q.error.as_deref().map(error_text),
-        notice: q
-            .notice
-            .as_deref()
-            .and_then(ProvidersNotice::parse)
-            .map(ProvidersNotice::text),
+        notice: page_notice.map(ProvidersNotice::text),
         services,
         doctor: RedirectDoctor::new(&core.config),
         scopes: SCOPES,
@@ -315,8 +388,10 @@ async fn test_connection(
     Ok(
         match links::test_connection(&core, user.actor(&ip), service).await? {
             TestOutcome::NotLinked => refused(Refusal::NotLinked),
-            TestOutcome::Done(h) if h.status == LinkStatus::Ok => notice(ProvidersNotice::TestOk),
-            TestOutcome::Done(_) => notice(ProvidersNotice::TestFailed),
+            TestOutcome::Done(h) if h.status == LinkStatus::Ok => {
+                card_notice(service, ProvidersNotice::TestOk)
+            }
+            TestOutcome::Done(_) => card_notice(service, ProvidersNotice::TestFailed),
         },
     )
 }
@@ -360,11 +435,14 @@ async fn sync_now(
             Err(e) => return Err(AppError::Internal(e.into())),
         }
     }
-    Ok(notice(if running {
-        ProvidersNotice::SyncRunning
-    } else {
-        ProvidersNotice::SyncStarted
-    }))
+    Ok(card_notice(
+        provider.service(),
+        if running {
+            ProvidersNotice::SyncRunning
+        } else {
+            ProvidersNotice::SyncStarted
+        },
+    ))
 }
 
 #[cfg(test)]

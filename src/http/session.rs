@@ -2,7 +2,7 @@
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_cookies::cookie::SameSite;
 use tower_cookies::{Cookie, Cookies};
@@ -10,8 +10,10 @@ use tower_cookies::{Cookie, Cookies};
 use crate::config::Config;
 use crate::domain::ids::{SessionId, UserId};
 use crate::http::error::AppError;
+use crate::http::notices::{Code, LoginNotice};
 use crate::http::state::AppState;
 use crate::security::csrf::{Binding, CsrfKey};
+use crate::security::return_to;
 use crate::services;
 
 pub const SESSION_COOKIE: &str = "spotter_token";
@@ -70,9 +72,33 @@ impl CurrentUser {
     }
 }
 
-/// Why a request has no valid session: the login page for browsers, 401 for event streams.
+/// Why a request has no valid session: the login page for browsers (with the reason when the
+/// session was revoked elsewhere, and the page asked for when it can be returned to), 401 for
+/// event streams.
 pub struct SignInRequired {
     event_stream: bool,
+    revoked: bool,
+    next: Option<String>,
+}
+
+impl SignInRequired {
+    /// Where the browser is sent: `/auth/login`, with a notice code and a return path when
+    /// there are any. Neither carries a secret.
+    pub fn login_url(&self) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        if self.revoked {
+            query.append_pair("notice", LoginNotice::RevokedElsewhere.as_str());
+        }
+        if let Some(next) = &self.next {
+            query.append_pair("next", next);
+        }
+        let query = query.finish();
+        if query.is_empty() {
+            "/auth/login".to_owned()
+        } else {
+            format!("/auth/login?{query}")
+        }
+    }
 }
 
 impl IntoResponse for SignInRequired {
@@ -80,7 +106,7 @@ impl IntoResponse for SignInRequired {
         if self.event_stream {
             return StatusCode::UNAUTHORIZED.into_response();
         }
-        let mut resp = Redirect::to("/auth/login").into_response();
+        let mut resp = Redirect::to(&self.login_url()).into_response();
         resp.extensions_mut()
             .insert(crate::http::error::RenderedPage);
         resp
@@ -101,24 +127,69 @@ impl IntoResponse for AuthRejection {
     }
 }
 
+/// What the session cookie of a request amounts to.
+pub enum Lookup {
+    SignedIn(CurrentUser),
+    /// No cookie, or one that is forged, altered, expired, idle or signed out.
+    None,
+    /// A genuine token whose session was revoked from another device.
+    RevokedElsewhere,
+}
+
 /// Verify the session cookie fully. `Ok(None)` for no/invalid/revoked/expired/idle sessions.
 pub async fn resolve_session(
     state: &AppState,
     cookies: &Cookies,
 ) -> Result<Option<CurrentUser>, AppError> {
+    Ok(match lookup_session(state, cookies).await? {
+        Lookup::SignedIn(user) => Some(user),
+        Lookup::None | Lookup::RevokedElsewhere => None,
+    })
+}
+
+/// Verify the session cookie fully and say why it is not valid when it was revoked.
+pub async fn lookup_session(state: &AppState, cookies: &Cookies) -> Result<Lookup, AppError> {
     let Some(raw) = cookies.get(SESSION_COOKIE) else {
+        return Ok(Lookup::None);
+    };
+    lookup_token(state, raw.value()).await
+}
+
+/// The signed-in user of a raw `Cookie` header, for layers outside the cookie manager.
+pub async fn user_from_cookie_header(
+    state: &AppState,
+    header: &HeaderValue,
+) -> Result<Option<CurrentUser>, AppError> {
+    let Ok(text) = header.to_str() else {
         return Ok(None);
     };
-    let Some(token) = state.tokens.verify(raw.value()) else {
+    let token = Cookie::split_parse(text)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == SESSION_COOKIE)
+        .map(|c| c.value().to_owned());
+    let Some(token) = token else {
         return Ok(None);
+    };
+    Ok(match lookup_token(state, &token).await? {
+        Lookup::SignedIn(user) => Some(user),
+        Lookup::None | Lookup::RevokedElsewhere => None,
+    })
+}
+
+async fn lookup_token(state: &AppState, raw: &str) -> Result<Lookup, AppError> {
+    let Some(token) = state.tokens.verify(raw) else {
+        return Ok(Lookup::None);
     };
     let Some(session) =
         services::sessions::resolve(&state.core, &token.session_id, token.user_id).await?
     else {
-        return Ok(None);
+        if services::sessions::was_revoked(&state.core, &token.session_id).await? {
+            return Ok(Lookup::RevokedElsewhere);
+        }
+        return Ok(Lookup::None);
     };
     let csrf_token = state.csrf.token(Binding::Session(session.jti.as_str()));
-    Ok(Some(CurrentUser {
+    Ok(Lookup::SignedIn(CurrentUser {
         user_id: session.user_id,
         username: session.username,
         is_owner: session.is_owner,
@@ -142,23 +213,34 @@ where
             .map_err(|_| {
                 AuthRejection::Error(AppError::Internal(anyhow::anyhow!("cookie layer missing")))
             })?;
-        match resolve_session(&state, &cookies)
+        let lookup = lookup_session(&state, &cookies)
             .await
-            .map_err(AuthRejection::Error)?
-        {
-            Some(user) => Ok(user),
-            None => {
-                if cookies.get(SESSION_COOKIE).is_some() {
-                    clear_cookie(state.config(), &cookies, SESSION_COOKIE);
-                }
-                let event_stream = parts
-                    .headers
-                    .get(header::ACCEPT)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| v.contains("text/event-stream"));
-                Err(AuthRejection::SignIn(SignInRequired { event_stream }))
-            }
+            .map_err(AuthRejection::Error)?;
+        let revoked = match lookup {
+            Lookup::SignedIn(user) => return Ok(user),
+            Lookup::RevokedElsewhere => true,
+            Lookup::None => false,
+        };
+        if cookies.get(SESSION_COOKIE).is_some() {
+            clear_cookie(state.config(), &cookies, SESSION_COOKIE);
         }
+        let event_stream = parts
+            .headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/event-stream"));
+        // Only a page that was being read is returned to; a form sent with a stale session
+        // is not replayed.
+        let next = (parts.method == Method::GET)
+            .then(|| parts.uri.path_and_query().map(|pq| pq.as_str()))
+            .flatten()
+            .and_then(return_to::safe_return_path)
+            .map(str::to_owned);
+        Err(AuthRejection::SignIn(SignInRequired {
+            event_stream,
+            revoked,
+            next,
+        }))
     }
 }
 

@@ -51,7 +51,7 @@ impl<'a> Entry<'a> {
 /// Write the row and publish the event.
 pub async fn record(core: &Core, entry: Entry<'_>) -> Result<(), sqlx::Error> {
     db::audit::record(&core.db, entry.row(), core.clock.now()).await?;
-    core.events.publish_audit(entry.kind);
+    AfterCommit::of(entry).publish(&core.events);
     Ok(())
 }
 
@@ -62,17 +62,31 @@ pub async fn record_in(
     entry: Entry<'_>,
 ) -> Result<AfterCommit, sqlx::Error> {
     db::audit::record(&mut *tx, entry.row(), now).await?;
-    Ok(AfterCommit(entry.kind))
+    Ok(AfterCommit::of(entry))
 }
 
 /// An audit event whose row is in a transaction not yet committed.
 #[must_use = "publish the event after the transaction commits"]
 #[derive(Debug)]
-pub struct AfterCommit(AuditKind);
+pub struct AfterCommit {
+    kind: AuditKind,
+    who: String,
+    from: String,
+    detail: String,
+}
 
 impl AfterCommit {
+    fn of(entry: Entry<'_>) -> Self {
+        Self {
+            kind: entry.kind,
+            who: entry.username.to_owned(),
+            from: entry.client_ip.to_owned(),
+            detail: entry.detail.to_owned(),
+        }
+    }
+
     pub fn publish(self, events: &EventBus) {
-        events.publish_audit(self.0);
+        events.publish_audit(self.kind, &self.who, &self.from, &self.detail);
     }
 }
 

@@ -115,7 +115,7 @@ pub async fn save_link(
         })
         .transpose()?;
     let now = core.clock.now();
-    let mut tx = core.db.begin().await?;
+    let mut tx = crate::db::begin_write(&core.db).await?;
     db::links::upsert(
         &mut tx,
         db::links::NewLink {
@@ -152,7 +152,7 @@ pub async fn save_link(
 
 /// Delete the link's stored credentials, health and pending states. Audited when a link existed.
 pub async fn unlink(core: &Core, actor: Actor<'_>, provider: Provider) -> Result<bool, LinkError> {
-    let mut tx = core.db.begin().await?;
+    let mut tx = crate::db::begin_write(&core.db).await?;
     let existed = db::links::delete(&mut tx, actor.user_id, provider).await?;
     let event = if existed {
         Some(

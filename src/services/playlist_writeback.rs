@@ -365,7 +365,7 @@ async fn write(
     let tracks_json = ids_json(songs)?;
     let print = fingerprint(songs);
     let now = core.clock.now();
-    let mut tx = core.db.begin().await?;
+    let mut tx = crate::db::begin_write(&core.db).await?;
     db::playlist_writeback::record_written(
         &mut tx,
         playlist.id,
@@ -611,7 +611,7 @@ pub async fn toggle(
             NavidromeAction::Delete => "deleted",
         }
     );
-    let mut tx = core.db.begin().await?;
+    let mut tx = crate::db::begin_write(&core.db).await?;
     db::playlist_writeback::disable(&mut tx, id, now).await?;
     let event = audit::record_in(
         &mut tx,

@@ -212,7 +212,7 @@ async fn store(
         })
         .collect();
     let now = core.clock.now();
-    let mut tx = core.db.begin().await?;
+    let mut tx = crate::db::begin_write(&core.db).await?;
     let id = db::playlists::upsert(&mut tx, user_id, service, playlist, now).await?;
     db::playlists::replace_tracks(&mut tx, id, &rows, snapshot, now).await?;
     tx.commit().await?;

@@ -40,6 +40,12 @@ pub async fn resolve(
     Ok(Some(session))
 }
 
+/// Whether `jti`, no longer a live session, was revoked from another device (its next page
+/// says so) rather than signed out, expired or idle.
+pub async fn was_revoked(core: &Core, jti: &SessionId) -> Result<bool, sqlx::Error> {
+    db::sessions::was_revoked(&core.db, jti, core.clock.now()).await
+}
+
 /// End this session (its row is deleted, so the cookie is worthless at once).
 pub async fn sign_out(core: &Core, actor: Actor<'_>, jti: &SessionId) -> Result<(), sqlx::Error> {
     db::sessions::delete(&core.db, actor.user_id, jti).await?;
@@ -63,10 +69,15 @@ pub async fn revoke(
     current: &SessionId,
     target: &SessionId,
 ) -> Result<Revoked, sqlx::Error> {
-    if !db::sessions::delete(&core.db, actor.user_id, target).await? {
+    let is_current = target == current;
+    let gone = if is_current {
+        db::sessions::delete(&core.db, actor.user_id, target).await?
+    } else {
+        db::sessions::revoke(&core.db, actor.user_id, target, core.clock.now()).await?
+    };
+    if !gone {
         return Ok(Revoked::NotFound);
     }
-    let is_current = target == current;
     let detail = if is_current {
         "this session"
     } else {
@@ -86,7 +97,7 @@ pub async fn revoke_others(
     actor: Actor<'_>,
     keep: &SessionId,
 ) -> Result<u64, sqlx::Error> {
-    let n = db::sessions::delete_others(&core.db, actor.user_id, keep).await?;
+    let n = db::sessions::revoke_others(&core.db, actor.user_id, keep, core.clock.now()).await?;
     let detail = format!("{n} session(s)");
     audit::record(
         core,

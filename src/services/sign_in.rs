@@ -130,7 +130,7 @@ pub async fn sign_in(
     let ttl_secs = i64::try_from(core.config.security.session_ttl.as_secs()).unwrap_or(86_400);
     let now = core.clock.now();
     let session_id = SessionId::new_random();
-    let mut tx = core.db.begin().await?;
+    let mut tx = crate::db::begin_write(&core.db).await?;
     let user_id = match db::users::upsert_login(&mut tx, username, owner.is_none(), now).await {
         Ok(id) => id,
         // Two first sign-ins raced for ownership: the unique owner index decided.

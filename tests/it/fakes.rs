@@ -286,7 +286,10 @@ pub async fn run_all_flows(
     let r = b
         .post("/preferences/spotify/test", &[("csrf_token", &csrf)])
         .await;
-    assert_eq!(r.location(), Some("/preferences/providers?notice=test-ok"));
+    assert_eq!(
+        r.location(),
+        Some("/preferences/providers?notice=test-ok&service=spotify#service-spotify")
+    );
     secrets.extend([
         ("Spotify code", code),
         ("Spotify state", state),
@@ -321,7 +324,10 @@ pub async fn run_all_flows(
     let r = b
         .post("/preferences/lastfm/test", &[("csrf_token", &csrf)])
         .await;
-    assert_eq!(r.location(), Some("/preferences/providers?notice=test-ok"));
+    assert_eq!(
+        r.location(),
+        Some("/preferences/providers?notice=test-ok&service=lastfm#service-lastfm")
+    );
     secrets.extend([
         ("Last.fm nonce", nonce),
         ("Last.fm token", token),
@@ -344,7 +350,10 @@ pub async fn run_all_flows(
     let r = b
         .post("/preferences/listenbrainz/test", &[("csrf_token", &csrf)])
         .await;
-    assert_eq!(r.location(), Some("/preferences/providers?notice=test-ok"));
+    assert_eq!(
+        r.location(),
+        Some("/preferences/providers?notice=test-ok&service=listenbrainz#service-listenbrainz")
+    );
     secrets.push(("ListenBrainz token", lb));
 
     let page = b.get("/preferences/providers").await;

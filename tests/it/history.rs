@@ -494,7 +494,9 @@ async fn a_job_for_an_unlinked_provider_is_skipped_and_sync_now_needs_a_link() {
         .await;
     assert_eq!(
         r.location(),
-        Some("/preferences/providers?notice=sync-started")
+        Some(
+            "/preferences/providers?notice=sync-started&service=listenbrainz#service-listenbrainz"
+        )
     );
     spotter::jobs::wait_idle(&app.state.core, JobName::ListenbrainzHistory).await;
 }

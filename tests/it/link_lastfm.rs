@@ -152,7 +152,10 @@ async fn web_auth_flow_signs_the_call_and_stores_the_session_key_encrypted() {
     let r = b
         .post("/preferences/lastfm/test", &[("csrf_token", &csrf)])
         .await;
-    assert_eq!(r.location(), Some("/preferences/providers?notice=test-ok"));
+    assert_eq!(
+        r.location(),
+        Some("/preferences/providers?notice=test-ok&service=lastfm#service-lastfm")
+    );
     let calls = api_calls(&f).await;
     let pairs = form_pairs(&calls.last().unwrap().body);
     assert!(pairs.contains(&("sk".to_owned(), "lfm-session-key-1".to_owned())));
@@ -319,7 +322,7 @@ async fn error_9_breaks_the_link_29_backs_off_26_is_a_server_problem() {
     .await;
     assert_eq!(
         test_lastfm(&mut b).await.location(),
-        Some("/preferences/providers?notice=test-failed")
+        Some("/preferences/providers?notice=test-failed&service=lastfm#service-lastfm")
     );
     let (status, until, err) = health(&app).await;
     assert_eq!(

@@ -59,7 +59,10 @@ async fn a_valid_token_is_stored_encrypted_with_the_user_name() {
     let r = b
         .post("/preferences/listenbrainz/test", &[("csrf_token", &csrf)])
         .await;
-    assert_eq!(r.location(), Some("/preferences/providers?notice=test-ok"));
+    assert_eq!(
+        r.location(),
+        Some("/preferences/providers?notice=test-ok&service=listenbrainz#service-listenbrainz")
+    );
     let r = b
         .post(
             "/preferences/listenbrainz/disconnect",
@@ -149,7 +152,7 @@ async fn rate_limits_honour_x_ratelimit_reset_in() {
         .await;
     assert_eq!(
         r.location(),
-        Some("/preferences/providers?notice=test-failed")
+        Some("/preferences/providers?notice=test-failed&service=listenbrainz#service-listenbrainz")
     );
     let until: i64 =
         sqlx::query_scalar("SELECT backoff_until FROM link_health WHERE provider = 'listenbrainz'")

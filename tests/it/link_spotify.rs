@@ -436,7 +436,7 @@ async fn a_401_triggers_one_refresh_and_a_retry() {
     let r = test_spotify(&mut b).await;
     assert_eq!(
         r.location(),
-        Some("/preferences/providers?notice=test-ok"),
+        Some("/preferences/providers?notice=test-ok&service=spotify#service-spotify"),
         "{}",
         r.body
     );
@@ -478,7 +478,7 @@ async fn a_second_401_after_refresh_marks_the_link_broken_without_looping() {
     let r = test_spotify(&mut b).await;
     assert_eq!(
         r.location(),
-        Some("/preferences/providers?notice=test-failed")
+        Some("/preferences/providers?notice=test-failed&service=spotify#service-spotify")
     );
     f.spotify.verify().await;
     let page = b.get("/preferences/providers").await;
@@ -502,7 +502,10 @@ async fn expiring_token_is_refreshed_first_and_a_rotated_refresh_token_is_persis
         .await;
     mount_me(&f.spotify, "access-2", "Test Listener").await;
     let r = test_spotify(&mut b).await;
-    assert_eq!(r.location(), Some("/preferences/providers?notice=test-ok"));
+    assert_eq!(
+        r.location(),
+        Some("/preferences/providers?notice=test-ok&service=spotify#service-spotify")
+    );
     f.spotify.verify().await;
     assert_eq!(
         stored_link_secret(&app, &PROVIDER_ACCESS_TOKEN, "spotify")
@@ -541,7 +544,7 @@ async fn a_5xx_or_429_on_refresh_keeps_the_refresh_token_and_backs_off() {
     let r = test_spotify(&mut b).await;
     assert_eq!(
         r.location(),
-        Some("/preferences/providers?notice=test-failed")
+        Some("/preferences/providers?notice=test-failed&service=spotify#service-spotify")
     );
     f.spotify.verify().await;
     let sealed_after: String = sqlx::query_scalar("SELECT refresh_token_enc FROM provider_links")
@@ -619,7 +622,7 @@ async fn invalid_grant_on_refresh_marks_the_link_broken() {
     let r = test_spotify(&mut b).await;
     assert_eq!(
         r.location(),
-        Some("/preferences/providers?notice=test-failed")
+        Some("/preferences/providers?notice=test-failed&service=spotify#service-spotify")
     );
     let status: String =
         sqlx::query_scalar("SELECT status FROM link_health WHERE provider = 'spotify'")

@@ -7,6 +7,8 @@ mod fakes;
 mod harness;
 
 mod auth;
+mod browser;
+mod browser_kit;
 mod callback_fuzz;
 mod crash;
 mod csrf;

@@ -85,7 +85,51 @@ async fn static_assets_are_ours_and_cache_busted() {
             .contains("immutable")
     );
     assert_eq!(b.get("/static/../Cargo.toml").await.status, 404);
-    assert_eq!(b.get("/static/nope.js").await.status, 404);
+    // A missing static file answers a short plain-text 404, not an HTML page.
+    for missing in ["/static/nope.js", "/static/a/b.css"] {
+        let r = b.get(missing).await;
+        assert_eq!(r.status, 404, "{missing}");
+        assert_eq!(
+            r.headers["content-type"], "text/plain; charset=utf-8",
+            "{missing}"
+        );
+        assert!(!r.body.contains('<'), "{missing}: {}", r.body);
+    }
+}
+
+#[tokio::test]
+async fn error_pages_keep_the_navigation_when_signed_in() {
+    let p = peer();
+    let app = spawn_app(Options::with_peer()).await;
+    let mut b = Browser::new(&app);
+    let anon = b.get("/no/such/page").await;
+    assert_eq!(anon.status, 404);
+    assert!(!anon.body.contains(r#"<nav class="nav""#));
+    b.login_ok(&p.user, &p.password).await;
+    for (path, status) in [("/no/such/page", 404), ("/review/not-a-number", 404)] {
+        let page = b.get(path).await;
+        assert_eq!(page.status, status, "{path}");
+        assert!(
+            page.body.contains(r#"<nav class="nav" aria-label="Main">"#),
+            "{path}: {}",
+            page.body
+        );
+        assert!(page.body.contains("Sign out"), "{path}");
+        assert!(page.body.contains(&format!("Error {status}")), "{path}");
+    }
+    // A refused form (bad CSRF token) too: the 403 page keeps the frame.
+    let r = b
+        .post(
+            "/preferences/security/sessions/revoke-others",
+            &[("csrf_token", "x")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(
+        r.body.contains(r#"<nav class="nav" aria-label="Main">"#),
+        "{}",
+        r.body
+    );
 }
 
 #[test]

@@ -30,7 +30,7 @@ async fn unconfigured_services_say_so_and_cannot_be_started() {
             .get("/preferences/providers")
             .await
             .location(),
-        Some("/auth/login")
+        Some("/auth/login?next=%2Fpreferences%2Fproviders")
     );
     let mut b = signed_in(&app).await;
     let page = b.get("/preferences/providers").await;
@@ -41,12 +41,16 @@ async fn unconfigured_services_say_so_and_cannot_be_started() {
     );
     for provider in ["spotify", "lastfm"] {
         let c = card(&page.body, provider);
-        assert!(c.contains("Not configured on this server."), "{c}");
+        // In the listener's words: what linking gives, and the exact README section for
+        // whoever runs the server; no environment variable names.
+        assert!(c.contains("Not set up on this server yet."), "{c}");
+        assert!(c.contains("README.md#"), "{c}");
+        assert!(!c.contains("SPOTTER_"), "{c}");
         assert!(!c.contains("/auth/"), "{c}");
     }
     let lb = card(&page.body, "listenbrainz");
     assert!(
-        lb.contains("Not linked.") && lb.contains(r#"href="/auth/listenbrainz/connect""#),
+        lb.contains("Not linked yet.") && lb.contains(r#"href="/auth/listenbrainz/connect""#),
         "{lb}"
     );
     let nd = card(&page.body, "navidrome");
@@ -177,7 +181,10 @@ async fn navidrome_test_records_health() {
     let r = b
         .post("/preferences/navidrome/test", &[("csrf_token", &csrf)])
         .await;
-    assert_eq!(r.location(), Some("/preferences/providers?notice=test-ok"));
+    assert_eq!(
+        r.location(),
+        Some("/preferences/providers?notice=test-ok&service=navidrome#service-navidrome")
+    );
     assert_eq!(
         count(
             &app,
@@ -210,7 +217,7 @@ async fn navidrome_test_records_health() {
         .await;
     assert_eq!(
         r.location(),
-        Some("/preferences/providers?notice=test-failed")
+        Some("/preferences/providers?notice=test-failed&service=navidrome#service-navidrome")
     );
     let page = b.get("/preferences/providers").await;
     let nd = card(&page.body, "navidrome");

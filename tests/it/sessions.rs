@@ -13,8 +13,12 @@ async fn signed_in(app: &TestApp) -> Browser<'_> {
 }
 
 fn assert_login_page_and_cleared(page: &Page) {
+    assert_sent_to(page, "/auth/login");
+}
+
+fn assert_sent_to(page: &Page, login_url: &str) {
     assert_eq!(page.status, 303, "{}", page.body);
-    assert_eq!(page.location(), Some("/auth/login"));
+    assert_eq!(page.location(), Some(login_url));
     let c = page.set_cookie("spotter_token").expect("cookie cleared");
     assert!(c.contains("Max-Age=0"), "{c}");
 }
@@ -72,10 +76,30 @@ async fn revoking_a_session_ends_it_at_once() {
         .await;
     assert_eq!(r.status, 303);
     assert_eq!(r.location(), Some("/preferences/security?notice=revoked"));
-    assert_login_page_and_cleared(&phone.get("/").await);
+    // The revoked browser is told why, without any secret in the address.
+    let told = phone.get("/").await;
+    assert_sent_to(&told, "/auth/login?notice=revoked");
+    let login = phone.get(told.location().unwrap()).await;
+    assert_eq!(login.status, 200);
+    assert!(
+        login.body.contains("signed out from another device"),
+        "{}",
+        login.body
+    );
     let mut replay = Browser::new(&app);
     replay.cookies.insert("spotter_token".into(), phone_token);
-    assert_login_page_and_cleared(&replay.get("/preferences/security").await);
+    assert_sent_to(
+        &replay.get("/preferences/security").await,
+        "/auth/login?notice=revoked&next=%2Fpreferences%2Fsecurity",
+    );
+    // A session that merely signed out is not called revoked.
+    let mut other = signed_in(&app).await;
+    let kept = other.cookies["spotter_token"].clone();
+    let token = other.csrf().await;
+    other.post("/logout", &[("csrf_token", &token)]).await;
+    let mut stale = Browser::new(&app);
+    stale.cookies.insert("spotter_token".into(), kept);
+    assert_login_page_and_cleared(&stale.get("/").await);
     assert_eq!(laptop.get("/").await.status, 200);
     assert_eq!(
         count(
@@ -108,8 +132,73 @@ async fn revoke_all_others_keeps_only_this_one() {
         303
     );
     assert_eq!(a.get("/").await.status, 200);
-    assert_eq!(b.get("/").await.status, 303);
-    assert_eq!(c.get("/").await.status, 303);
+    assert_eq!(
+        b.get("/").await.location(),
+        Some("/auth/login?notice=revoked")
+    );
+    assert_eq!(
+        c.get("/").await.location(),
+        Some("/auth/login?notice=revoked")
+    );
+}
+
+#[tokio::test]
+async fn the_page_asked_for_is_kept_across_sign_in_but_never_another_site() {
+    let app = spawn_app(Options::with_peer()).await;
+    let p = peer();
+    let mut b = Browser::new(&app);
+    let r = b.get("/library?q=sigur").await;
+    assert_eq!(
+        r.location(),
+        Some("/auth/login?next=%2Flibrary%3Fq%3Dsigur")
+    );
+    let page = b.get(r.location().unwrap()).await;
+    assert!(
+        page.body
+            .contains(r#"<input type="hidden" name="next" value="/library?q=sigur">"#),
+        "{}",
+        page.body
+    );
+    let csrf = page.csrf();
+    // A good return path is followed; a forged one sends you home.
+    for (next, expected) in [
+        ("/library?q=sigur", "/library?q=sigur"),
+        ("//evil.example/", "/"),
+        ("/\\evil.example", "/"),
+        ("https://evil.example/", "/"),
+        ("/%2F%2Fevil.example", "/"),
+        ("/auth/login", "/"),
+    ] {
+        let mut fresh = Browser::new(&app);
+        fresh.cookies = b.cookies.clone();
+        let r = fresh
+            .post(
+                "/login",
+                &[
+                    ("username", &p.user),
+                    ("password", &p.password),
+                    ("csrf_token", &csrf),
+                    ("next", next),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 303, "{next}: {}", r.body);
+        assert_eq!(r.location(), Some(expected), "{next}");
+    }
+    // The login page itself drops a bad `next` and keeps a good one; signed in, it forwards.
+    let evil = b.get("/auth/login?next=%2F%2Fevil.example").await;
+    assert!(!evil.body.contains("evil.example"));
+    b.login_ok(&p.user, &p.password).await;
+    assert_eq!(
+        b.get("/auth/login?next=%2Freview").await.location(),
+        Some("/review")
+    );
+    assert_eq!(
+        b.get("/auth/login?next=https%3A%2F%2Fevil.example")
+            .await
+            .location(),
+        Some("/")
+    );
 }
 
 #[tokio::test]
@@ -237,11 +326,12 @@ async fn event_stream_delivers_audit_events_with_ids_and_replays() {
             &stream.chunk().await.unwrap().unwrap(),
         ));
     }
-    let id = app
-        .state
-        .core
-        .events
-        .publish_audit(spotter::domain::audit::AuditKind::LoginFailed);
+    let id = app.state.core.events.publish_audit(
+        spotter::domain::audit::AuditKind::LoginFailed,
+        "mallory",
+        "192.0.2.7",
+        "",
+    );
     let mut got = String::new();
     while !got.contains("\n\n") || !got.contains("event: audit") {
         got.push_str(&String::from_utf8_lossy(
@@ -250,6 +340,10 @@ async fn event_stream_delivers_audit_events_with_ids_and_replays() {
     }
     assert!(got.contains(&format!("id: {id}")), "{got}");
     assert!(got.contains("login_failed"), "{got}");
+    assert!(
+        got.contains("Sign-in failed: mallory from 192.0.2.7"),
+        "the toast says who and where: {got}"
+    );
 
     // Replay from Last-Event-ID.
     let resp = app
@@ -295,4 +389,65 @@ async fn sessions_show_the_device_in_words_and_mark_this_one() {
         "{}",
         page.body
     );
+}
+
+#[tokio::test]
+async fn a_revoked_sessions_event_stream_ends_at_once() {
+    let app = spawn_app(Options::with_peer()).await;
+    let mut laptop = signed_in(&app).await;
+    let phone = signed_in(&app).await;
+    let resp = app
+        .http
+        .get(format!("{}/events", app.base))
+        .header("accept", "text/event-stream")
+        .header(
+            "cookie",
+            format!("spotter_token={}", phone.cookies["spotter_token"]),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut stream = resp;
+    let mut seen = String::new();
+    while !seen.contains(": connected") {
+        seen.push_str(&String::from_utf8_lossy(
+            &stream.chunk().await.unwrap().unwrap(),
+        ));
+    }
+    let phone_jti: String =
+        sqlx::query_scalar("SELECT jti FROM sessions ORDER BY created_at DESC, rowid DESC LIMIT 1")
+            .fetch_one(&app.state.core.db)
+            .await
+            .unwrap();
+    let page = laptop.get("/preferences/security").await;
+    let token = page.csrf();
+    let r = laptop
+        .post(
+            &format!("/preferences/security/sessions/{phone_jti}/revoke"),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    // The phone's stream ends (no heartbeat wait): its page then reloads into the sign-in page.
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Some(chunk) = stream.chunk().await.unwrap() {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream went on: {seen}");
+    // Reconnecting is refused.
+    let again = app
+        .http
+        .get(format!("{}/events", app.base))
+        .header("accept", "text/event-stream")
+        .header(
+            "cookie",
+            format!("spotter_token={}", phone.cookies["spotter_token"]),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 401);
 }
