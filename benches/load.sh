@@ -83,7 +83,7 @@ run() { # name, variant, url, extra wrk args...
   [ "$variant" = close ] && extra=(-H "Connection: close")
   if [ -n "${LOAD_PERF:-}" ] && [ "$name" != hello ] && command -v perf >/dev/null; then
     mkdir -p "$LOAD_PERF"
-    perf record -F 499 -g -o "$LOAD_PERF/$variant-$name.data" -p "$SPID" -- sleep "$DURATION" >/dev/null 2>&1 &
+    perf record -F 499 -o "$LOAD_PERF/$variant-$name.data" -p "$SPID" -- sleep "$DURATION" >/dev/null 2>&1 &
     local perf_pid=$!
   fi
   wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "${extra[@]}" "$@" "$url" >"$out"

@@ -11,6 +11,7 @@ pub mod playlists;
 pub mod rotation;
 pub mod sessions;
 pub mod users;
+pub mod watch;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -25,6 +25,7 @@ pub mod tasks;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -79,7 +80,10 @@ pub fn build_app(state: AppState) -> Router {
         csrf::require_csrf,
     ))
     .layer(CookieManagerLayer::new())
-    .layer(middleware::from_fn_with_state(state.clone(), client_info))
+    .layer(middleware::from_fn_with_state(
+        Arc::<[ipnet::IpNet]>::from(state.config().security.trusted_proxies.as_slice()),
+        client_info,
+    ))
     .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
     .layer(middleware::from_fn_with_state(
         state.config().request_timeout,
@@ -88,7 +92,7 @@ pub fn build_app(state: AppState) -> Router {
     .layer(middleware::from_fn(fallback_pages))
     .layer(CatchPanicLayer::custom(panic_page))
     .layer(middleware::from_fn_with_state(
-        state.clone(),
+        Hsts(state.config().base_url.scheme() == "https"),
         security_headers,
     ))
     .layer(
@@ -133,7 +137,16 @@ impl SequentialRequestId {
 impl MakeRequestId for SequentialRequestId {
     fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{}-{n:08x}", self.prefix))
+        // "<prefix>-<counter as 8+ hex digits>", written into one buffer (no `format!`).
+        let mut id = Vec::with_capacity(self.prefix.len() + 17);
+        id.extend_from_slice(self.prefix.as_bytes());
+        id.push(b'-');
+        let digits = (16 - n.leading_zeros() / 4).max(8);
+        for shift in (0..digits).rev() {
+            let nibble = (n >> (shift * 4)) & 0xf;
+            id.push(b"0123456789abcdef"[usize::try_from(nibble).unwrap_or(0)]);
+        }
+        HeaderValue::from_maybe_shared(axum::body::Bytes::from(id))
             .ok()
             .map(RequestId::new)
     }
@@ -168,16 +181,16 @@ fn panic_page(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 }
 
 /// Resolve who is calling (trusted proxies only, S8) and keep it in the request extensions.
-async fn client_info(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+async fn client_info(
+    State(trusted): State<Arc<[ipnet::IpNet]>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.0);
-    let info = client_ip::resolve(
-        peer,
-        req.headers(),
-        &state.config().security.trusted_proxies,
-    );
+    let info = client_ip::resolve(peer, req.headers(), &trusted);
     req.extensions_mut().insert(info);
     next.run(req).await
 }
@@ -226,46 +239,42 @@ async fn fallback_pages(req: Request, next: Next) -> Response {
     page
 }
 
+/// Whether to send `Strict-Transport-Security` (the base URL is https).
+#[derive(Clone, Copy)]
+struct Hsts(bool);
+
+/// The S10 headers, built once (static names and values: cloning one allocates nothing and
+/// parses nothing).
+static HEADER_PERMISSIONS_POLICY: HeaderName = HeaderName::from_static("permissions-policy");
+static HEADER_COOP: HeaderName = HeaderName::from_static("cross-origin-opener-policy");
+static HEADER_CORP: HeaderName = HeaderName::from_static("cross-origin-resource-policy");
+static VALUE_CSP: HeaderValue = HeaderValue::from_static(CSP);
+static VALUE_NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
+static VALUE_SAME_ORIGIN: HeaderValue = HeaderValue::from_static("same-origin");
+static VALUE_DENY: HeaderValue = HeaderValue::from_static("DENY");
+static VALUE_PERMISSIONS: HeaderValue = HeaderValue::from_static(
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
+);
+static VALUE_NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+static VALUE_HSTS: HeaderValue = HeaderValue::from_static("max-age=63072000; includeSubDomains");
+
 /// S10 headers on every response; `no-store` on everything but our fingerprinted assets.
-async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+async fn security_headers(State(hsts): State<Hsts>, req: Request, next: Next) -> Response {
     let is_static = req.uri().path().starts_with("/static/");
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        HeaderName::from_static("permissions-policy"),
-        HeaderValue::from_static(
-            "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
-        ),
-    );
-    h.insert(
-        HeaderName::from_static("cross-origin-opener-policy"),
-        HeaderValue::from_static("same-origin"),
-    );
-    h.insert(
-        HeaderName::from_static("cross-origin-resource-policy"),
-        HeaderValue::from_static("same-origin"),
-    );
+    h.insert(header::CONTENT_SECURITY_POLICY, VALUE_CSP.clone());
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, VALUE_NOSNIFF.clone());
+    h.insert(header::REFERRER_POLICY, VALUE_SAME_ORIGIN.clone());
+    h.insert(header::X_FRAME_OPTIONS, VALUE_DENY.clone());
+    h.insert(HEADER_PERMISSIONS_POLICY.clone(), VALUE_PERMISSIONS.clone());
+    h.insert(HEADER_COOP.clone(), VALUE_SAME_ORIGIN.clone());
+    h.insert(HEADER_CORP.clone(), VALUE_SAME_ORIGIN.clone());
     if !is_static {
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(header::CACHE_CONTROL, VALUE_NO_STORE.clone());
     }
-    if state.config().base_url.scheme() == "https" {
-        h.insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
-        );
+    if hsts.0 {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, VALUE_HSTS.clone());
     }
     resp
 }

@@ -3,4 +3,5 @@
 pub mod client_ip;
 pub mod csrf;
 pub mod rate_limit;
+pub mod session_cache;
 pub mod session_token;

@@ -10,6 +10,7 @@ mod auth;
 mod callback_fuzz;
 mod crash;
 mod csrf;
+mod dashboard;
 mod history;
 mod hostile_input;
 mod jobs;
