@@ -72,48 +72,50 @@ pub fn build_app(state: AppState) -> Router {
         .merge(assets::router())
         .fallback(not_found);
 
-    let app = Router::new().merge(events::router()).merge(bounded);
+    let routes = Router::new()
+        .merge(events::router())
+        .merge(bounded)
+        .with_state(state.clone());
 
-    // Router::layer wraps from the inside out: the last layer added is the outermost.
-    app.layer(middleware::from_fn_with_state(
-        state.clone(),
-        csrf::require_csrf,
-    ))
-    .layer(CookieManagerLayer::new())
-    .layer(middleware::from_fn_with_state(
-        Arc::<[ipnet::IpNet]>::from(state.config().security.trusted_proxies.as_slice()),
-        client_info,
-    ))
-    .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-    .layer(middleware::from_fn_with_state(
-        state.config().request_timeout,
-        request_deadline,
-    ))
-    .layer(middleware::from_fn(fallback_pages))
-    .layer(CatchPanicLayer::custom(panic_page))
-    .layer(middleware::from_fn_with_state(
-        Hsts(state.config().base_url.scheme() == "https"),
-        security_headers,
-    ))
-    .layer(
-        ServiceBuilder::new()
-            .layer(SetSensitiveRequestHeadersLayer::new([
-                header::AUTHORIZATION,
-                header::COOKIE,
-                header::SET_COOKIE,
-            ]))
-            .layer(SetRequestIdLayer::new(
-                REQUEST_ID,
-                SequentialRequestId::new(),
-            ))
-            .layer(
-                TraceLayer::new_for_http()
-                    .make_span_with(make_span)
-                    .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
-            )
-            .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
-    )
-    .with_state(state)
+    // The middleware wraps the router once, outermost first, instead of being layered onto
+    // every route (`Router::layer` boxes each layer of each route, and a request then clones
+    // those boxes level by level).
+    let stack = ServiceBuilder::new()
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+            header::SET_COOKIE,
+        ]))
+        .layer(SetRequestIdLayer::new(
+            REQUEST_ID,
+            SequentialRequestId::new(),
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(make_span)
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(middleware::from_fn_with_state(
+            Hsts(state.config().base_url.scheme() == "https"),
+            security_headers,
+        ))
+        .layer(CatchPanicLayer::custom(panic_page))
+        .layer(middleware::from_fn(fallback_pages))
+        .layer(middleware::from_fn_with_state(
+            state.config().request_timeout,
+            request_deadline,
+        ))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .map_request(|req: axum::http::Request<_>| req.map(Body::new))
+        .layer(middleware::from_fn_with_state(
+            Arc::<[ipnet::IpNet]>::from(state.config().security.trusted_proxies.as_slice()),
+            client_info,
+        ))
+        .layer(CookieManagerLayer::new())
+        .layer(middleware::from_fn_with_state(state, csrf::require_csrf))
+        .service(routes);
+    Router::new().fallback_service(stack)
 }
 
 /// Request ids: a random per-process prefix and a counter. Unique across restarts for log
