@@ -353,7 +353,7 @@ mod tests {
         let (w, guard) = super::offload(sink).unwrap();
         for i in 0..10 {
             let mut line = w.make_writer();
-            write!(line, "GET /x?token=s3cr3t-{i} ok\n").unwrap();
+            writeln!(line, "GET /x?token=s3cr3t-{i} ok").unwrap();
         }
         drop(guard);
         let out = buf.contents();

@@ -738,7 +738,7 @@ mod tests {
             year: Some(2001),
             duration_secs: Some(200),
             genres: r#"["Rock"]"#.to_owned(),
-            isrc: (i % 2 == 0).then(|| format!("ISRC{i}")),
+            isrc: i.is_multiple_of(2).then(|| format!("ISRC{i}")),
             mbid: None,
             play_count: 0,
             last_played: None,
@@ -799,6 +799,9 @@ mod tests {
             .fetch_one(&db)
             .await
             .unwrap();
-        assert_eq!(old_pass, 0, "every row of the batch is stamped with its pass");
+        assert_eq!(
+            old_pass, 0,
+            "every row of the batch is stamped with its pass"
+        );
     }
 }

@@ -97,21 +97,16 @@ pub fn build_app(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(middleware::from_fn_with_state(
-            Hsts(state.config().base_url.scheme() == "https"),
-            security_headers,
+            Edge {
+                hsts: state.config().base_url.scheme() == "https",
+                request_timeout: state.config().request_timeout,
+                trusted_proxies: Arc::from(state.config().security.trusted_proxies.as_slice()),
+            },
+            edge,
         ))
         .layer(CatchPanicLayer::custom(panic_page))
-        .layer(middleware::from_fn(fallback_pages))
-        .layer(middleware::from_fn_with_state(
-            state.config().request_timeout,
-            request_deadline,
-        ))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .map_request(|req: axum::http::Request<_>| req.map(Body::new))
-        .layer(middleware::from_fn_with_state(
-            Arc::<[ipnet::IpNet]>::from(state.config().security.trusted_proxies.as_slice()),
-            client_info,
-        ))
         .layer(CookieManagerLayer::new())
         .layer(middleware::from_fn_with_state(state, csrf::require_csrf))
         .service(routes);
@@ -182,45 +177,57 @@ fn panic_page(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     .into_response_with(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-/// Resolve who is calling (trusted proxies only, S8) and keep it in the request extensions.
-async fn client_info(
-    State(trusted): State<Arc<[ipnet::IpNet]>>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+/// What the edge middleware needs, fixed at start.
+#[derive(Clone)]
+struct Edge {
+    /// Send `Strict-Transport-Security` (the base URL is https).
+    hsts: bool,
+    request_timeout: Duration,
+    trusted_proxies: Arc<[ipnet::IpNet]>,
+}
+
+/// The per-request work around every route, in one middleware (each `from_fn` layer costs a
+/// boxed service and a boxed future per request):
+/// - resolve who is calling (trusted proxies only, S8) into the request extensions;
+/// - every request but the event stream must finish within the request timeout (S10), body
+///   reading and the CSRF check included, so a client that stalls mid-body is answered 408 and
+///   its connection closed;
+/// - a bare error status from a layer or an extractor rejection gets a proper page with a fixed
+///   message instead of framework text;
+/// - the S10 headers on every response, `no-store` on everything but our fingerprinted assets.
+async fn edge(State(edge): State<Edge>, mut req: Request, next: Next) -> Response {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.0);
-    let info = client_ip::resolve(peer, req.headers(), &trusted);
+    let info = client_ip::resolve(peer, req.headers(), &edge.trusted_proxies);
     req.extensions_mut().insert(info);
-    next.run(req).await
-}
-
-/// Every request but the event stream must finish within the request timeout (S10), body
-/// reading and the CSRF check included, so a client that stalls mid-body is answered 408 and
-/// its connection closed.
-async fn request_deadline(State(timeout): State<Duration>, req: Request, next: Next) -> Response {
-    if req.uri().path() == events::EVENTS_PATH {
-        return next.run(req).await;
-    }
-    match tokio::time::timeout(timeout, next.run(req)).await {
-        Ok(resp) => resp,
-        Err(_) => {
-            tracing::info!("request timed out");
-            let mut resp = StatusCode::REQUEST_TIMEOUT.into_response();
-            resp.headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            resp
-        }
-    }
-}
-
-/// A bare error status from a layer or an extractor rejection gets a proper page with a fixed
-/// message instead of framework text.
-async fn fallback_pages(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let is_static = path.starts_with("/static/");
+    let is_events = path == events::EVENTS_PATH;
     let is_head = req.method() == Method::HEAD;
-    let resp = next.run(req).await;
+
+    let resp = if is_events {
+        next.run(req).await
+    } else {
+        match tokio::time::timeout(edge.request_timeout, next.run(req)).await {
+            Ok(resp) => resp,
+            Err(_) => {
+                tracing::info!("request timed out");
+                let mut resp = StatusCode::REQUEST_TIMEOUT.into_response();
+                resp.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                resp
+            }
+        }
+    };
+    let mut resp = fallback_page(resp, is_head);
+    security_headers(resp.headers_mut(), is_static, edge.hsts);
+    resp
+}
+
+/// A bare error status becomes a page with a fixed message (`Retry-After` and `Allow` kept).
+fn fallback_page(resp: Response, is_head: bool) -> Response {
     let status = resp.status();
     if status.as_u16() < 400 || resp.extensions().get::<RenderedPage>().is_some() || is_head {
         return resp;
@@ -241,10 +248,6 @@ async fn fallback_pages(req: Request, next: Next) -> Response {
     page
 }
 
-/// Whether to send `Strict-Transport-Security` (the base URL is https).
-#[derive(Clone, Copy)]
-struct Hsts(bool);
-
 /// The S10 headers, built once (static names and values: cloning one allocates nothing and
 /// parses nothing).
 static HEADER_PERMISSIONS_POLICY: HeaderName = HeaderName::from_static("permissions-policy");
@@ -261,10 +264,7 @@ static VALUE_NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 static VALUE_HSTS: HeaderValue = HeaderValue::from_static("max-age=63072000; includeSubDomains");
 
 /// S10 headers on every response; `no-store` on everything but our fingerprinted assets.
-async fn security_headers(State(hsts): State<Hsts>, req: Request, next: Next) -> Response {
-    let is_static = req.uri().path().starts_with("/static/");
-    let mut resp = next.run(req).await;
-    let h = resp.headers_mut();
+fn security_headers(h: &mut axum::http::HeaderMap, is_static: bool, hsts: bool) {
     h.insert(header::CONTENT_SECURITY_POLICY, VALUE_CSP.clone());
     h.insert(header::X_CONTENT_TYPE_OPTIONS, VALUE_NOSNIFF.clone());
     h.insert(header::REFERRER_POLICY, VALUE_SAME_ORIGIN.clone());
@@ -275,10 +275,9 @@ async fn security_headers(State(hsts): State<Hsts>, req: Request, next: Next) ->
     if !is_static {
         h.insert(header::CACHE_CONTROL, VALUE_NO_STORE.clone());
     }
-    if hsts.0 {
+    if hsts {
         h.insert(header::STRICT_TRANSPORT_SECURITY, VALUE_HSTS.clone());
     }
-    resp
 }
 
 /// Serve the app on `listener` until `shutdown` resolves; background maintenance runs

@@ -260,7 +260,11 @@ mod tests {
     fn inserts_beyond_the_bound_evict_and_the_bound_holds() {
         let c = SessionCache::new(16);
         for i in 0..10_000_i64 {
-            c.insert(view(&format!("s{i}"), 1), i, 1 + u64::try_from(i / 1000).unwrap());
+            c.insert(
+                view(&format!("s{i}"), 1),
+                i,
+                1 + u64::try_from(i / 1000).unwrap(),
+            );
             assert!(c.len() <= 16, "len {} at {i}", c.len());
         }
         assert_eq!(c.len(), 16);

@@ -88,29 +88,31 @@ impl PageData {
 
 /// The home page's data for `user_id`: from memory while nothing changed, else gathered once.
 pub async fn snapshot(core: &Core, user_id: UserId) -> Result<Arc<Snapshot>, LinkError> {
-    if let Some(s) = core.page_data.get(user_id, core.changes.trusted_generation()) {
+    if let Some(s) = core
+        .page_data
+        .get(user_id, core.changes.trusted_generation())
+    {
         return Ok(s);
     }
     let _one_at_a_time = core.page_data.gathering.lock().await;
-    if let Some(s) = core.page_data.get(user_id, core.changes.trusted_generation()) {
+    if let Some(s) = core
+        .page_data
+        .get(user_id, core.changes.trusted_generation())
+    {
         return Ok(s);
     }
     // Tagged with the generation from before the reads: a change meanwhile leaves it stale.
     let generation = core.changes.generation();
     let snapshot = Arc::new(gather(core, user_id).await?);
-    core.page_data.put(user_id, generation, Arc::clone(&snapshot));
+    core.page_data
+        .put(user_id, generation, Arc::clone(&snapshot));
     Ok(snapshot)
 }
 
 async fn gather(core: &Core, user_id: UserId) -> Result<Snapshot, LinkError> {
     let totals = history::totals(core, user_id).await?;
-    let latest = history::timeline(
-        core,
-        user_id,
-        &db::listens::ListFilter::default(),
-        LATEST,
-    )
-    .await?;
+    let latest =
+        history::timeline(core, user_id, &db::listens::ListFilter::default(), LATEST).await?;
     let linked = db::links::list(&core.db, user_id)
         .await?
         .into_iter()

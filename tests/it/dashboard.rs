@@ -84,5 +84,8 @@ async fn a_write_by_another_connection_shows_within_a_second() {
             break;
         }
     }
-    assert_eq!(seen, "0", "the dashboard still shows the old total after 1 s");
+    assert_eq!(
+        seen, "0",
+        "the dashboard still shows the old total after 1 s"
+    );
 }

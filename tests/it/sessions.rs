@@ -221,7 +221,11 @@ async fn sessions_in_memory_still_expire_and_time_out_when_idle() {
     assert_eq!(b.get("/").await.status, 200, "used within the idle timeout");
     clock.advance(3601);
     assert_login_page_and_cleared(&b.get("/").await);
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM sessions").await, 0, "deleted");
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM sessions").await,
+        0,
+        "deleted"
+    );
 
     // Expired: in use all along, but past its lifetime. (Back to real time first: the JWT's
     // own times are checked against the system clock.)
