@@ -108,7 +108,7 @@ pub fn build_app(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .map_request(|req: axum::http::Request<_>| req.map(Body::new))
         .layer(CookieManagerLayer::new())
-        .layer(middleware::from_fn_with_state(state, csrf::require_csrf))
+        .layer(csrf::CsrfLayer::new(state))
         .service(routes);
     Router::new().fallback_service(stack)
 }
