@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
-# Load test (SPEC §6): the authenticated dashboard against a bare axum "hello" in the same run,
-# 64 connections with wrk, on loopback. Also reports start-to-ready time and RSS.
+# Load test (SPEC §6, issue 13): the signed-in dashboard and /healthz against a bare axum "hello"
+# (same axum and tokio), all three servers up in one run, wrk with 64 connections on loopback.
+# Two variants: HTTP/1.1 keep-alive, and a new connection per request ("Connection: close").
+# Prints req/s, p50/p99, errors and the ratio to hello for each, plus start-to-ready time, idle
+# RSS and RSS under load (current and peak).
+#
 # Needs: wrk (Debian package), the Subsonic peer running (scripts/test.sh or shared/peers/...).
-# Usage: benches/load.sh [SECONDS]   (default 10)
+# Usage: benches/load.sh [SECONDS]   (default 10 per measurement)
+# Env:   LOAD_CONNECTIONS (64), LOAD_THREADS (2), LOAD_SKIP_BUILD=1 (use the last build),
+#        LOAD_PERF=<dir> (also record `perf` profiles of /healthz and the dashboard there;
+#        build with CARGO_PROFILE_RELEASE_STRIP=false to keep symbols).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-10}
+CONNS=${LOAD_CONNECTIONS:-64}
+THREADS=${LOAD_THREADS:-2}
 command -v wrk >/dev/null || { echo "load: install wrk (apt-get install wrk)" >&2; exit 2; }
 PEER_ENV=${SUBSONIC_DIR:-/tmp/spotter-subsonic}/run/peer.env
 [ -r "$PEER_ENV" ] || { echo "load: start the Subsonic peer first (see README)" >&2; exit 2; }
@@ -14,7 +23,9 @@ set -a; . "$PEER_ENV"; set +a
 export SQLX_OFFLINE=true
 triple=$(rustc -vV | sed -n 's/^host: //p')
 export RUSTFLAGS="-C target-feature=+crt-static"
-cargo build --release --locked --target "$triple" --bin spotter --example hello >&2
+if [ -z "${LOAD_SKIP_BUILD:-}" ]; then
+  cargo build --release --locked --target "$triple" --bin spotter --example hello >&2
+fi
 BIN=target/$triple/release/spotter
 HELLO=target/$triple/release/examples/hello
 
@@ -30,18 +41,23 @@ export SPOTTER_SECURITY_JWT_SECRET=$(openssl rand -hex 32)
 export SPOTTER_NAVIDROME_BASE_URL=$SUBSONIC_URL
 export SPOTTER_SERVER_HOST=127.0.0.1 SPOTTER_SERVER_PORT=$SP SPOTTER_SERVER_BASE_URL=http://127.0.0.1:$SP
 export SPOTTER_SECURITY_SECURE_COOKIES=false SPOTTER_DATABASE_SOURCE=$work/spotter.db
-export SPOTTER_LOG_LEVEL=warn
+export SPOTTER_LOG_LEVEL=${SPOTTER_LOG_LEVEL:-warn}
+
+rss() { awk '/VmRSS/ {print $2, $3}' "/proc/$1/status"; }
+peak() { awk '/VmHWM/ {print $2, $3}' "/proc/$1/status"; }
 
 # Migrate once, then measure start-to-ready on the already-migrated database.
 "$BIN" backup "$work/first.db" >/dev/null
 t0=$(date +%s%N)
 "$BIN" >"$work/spotter.log" 2>&1 & pids+=($!)
+SPID=${pids[0]}
 until curl -fs "http://127.0.0.1:$SP/readyz" >/dev/null 2>&1; do :; done
 t1=$(date +%s%N)
 echo "start to /readyz: $(( (t1 - t0) / 1000000 )) ms"
-echo "idle RSS: $(awk '/VmRSS/ {print $2, $3}' /proc/${pids[0]}/status)"
+echo "idle RSS (ready): $(rss "$SPID")"
 
 "$HELLO" "$HP" & pids+=($!)
+HPID=${pids[1]}
 until curl -fs "http://127.0.0.1:$HP/" >/dev/null 2>&1; do :; done
 
 jar=$work/jar
@@ -52,17 +68,52 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -c "$jar" -b "$jar" -H "Origin: ht
 [ "$code" = 303 ] || { echo "load: login failed ($code)" >&2; exit 1; }
 token=$(awk '$6 == "spotter_token" {print $7}' "$jar")
 curl -fs -H "Cookie: spotter_token=$token" "http://127.0.0.1:$SP/" | grep -q "Welcome" || { echo "load: dashboard not served" >&2; exit 1; }
+# Let the first-sign-in library import finish, so the measurement sees a quiet server.
+for _ in $(seq 1 100); do
+  curl -fs -H "Cookie: spotter_token=$token" "http://127.0.0.1:$SP/api/v1/jobs" | grep -q '"running":true' || break
+  sleep 0.1
+done
+sleep 1
+echo "idle RSS (signed in, import done): $(rss "$SPID")"
 
-run() { wrk -t2 -c64 -d"${DURATION}s" --latency "$@"; }
-echo "== hello =="
-run "http://127.0.0.1:$HP/" | tee "$work/hello.txt"
-echo "== dashboard (signed in) =="
-run -H "Cookie: spotter_token=$token" "http://127.0.0.1:$SP/" | tee "$work/dash.txt"
-echo "loaded RSS: $(awk '/VmRSS/ {print $2, $3}' /proc/${pids[0]}/status)"
-
+run() { # name, variant, url, extra wrk args...
+  local name=$1 variant=$2 url=$3; shift 3
+  local out="$work/$variant-$name.txt"
+  local extra=()
+  [ "$variant" = close ] && extra=(-H "Connection: close")
+  if [ -n "${LOAD_PERF:-}" ] && [ "$name" != hello ] && command -v perf >/dev/null; then
+    mkdir -p "$LOAD_PERF"
+    perf record -F 499 -o "$LOAD_PERF/$variant-$name.data" -p "$SPID" -- sleep "$DURATION" >/dev/null 2>&1 &
+    local perf_pid=$!
+  fi
+  wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "${extra[@]}" "$@" "$url" >"$out"
+  [ -n "${perf_pid:-}" ] && wait "$perf_pid" || true
+}
 rps() { awk '/Requests\/sec/ {print $2}' "$1"; }
-errors() { awk '/Non-2xx|Socket errors/ {print}' "$1"; }
-h=$(rps "$work/hello.txt"); d=$(rps "$work/dash.txt")
-echo "hello: $h req/s; dashboard: $d req/s; ratio: $(awk -v d="$d" -v h="$h" 'BEGIN {printf "%.1f%%", 100*d/h}')"
-echo "dashboard p99: $(awk '/ 99%/ {print $2}' "$work/dash.txt")"
-e=$(errors "$work/dash.txt"); [ -z "$e" ] && echo "dashboard errors: none" || echo "dashboard errors: $e"
+pct() { awk -v p="$2" '$1 == p {print $2}' "$1"; }
+errs() { # non-2xx/3xx responses plus socket errors
+  awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$1"
+}
+
+for variant in keepalive close; do
+  run hello "$variant" "http://127.0.0.1:$HP/"
+  run healthz "$variant" "http://127.0.0.1:$SP/healthz"
+  run dashboard "$variant" "http://127.0.0.1:$SP/" -H "Cookie: spotter_token=$token"
+  echo "RSS under load ($variant): $(rss "$SPID") now, $(peak "$SPID") peak; hello $(rss "$HPID")"
+done
+
+echo
+printf '%-10s %-10s %10s %8s %8s %8s %7s\n' variant target req/s p50 p99 errors ratio
+for variant in keepalive close; do
+  h=$(rps "$work/$variant-hello.txt")
+  for name in hello healthz dashboard; do
+    f="$work/$variant-$name.txt"
+    r=$(rps "$f")
+    printf '%-10s %-10s %10s %8s %8s %8s %7s\n' "$variant" "$name" "$r" "$(pct "$f" 50%)" "$(pct "$f" 99%)" \
+      "$(errs "$f")" "$(awk -v r="$r" -v h="$h" 'BEGIN {printf "%.2f", r/h}')"
+  done
+done
+echo
+echo "targets (SPEC §6): dashboard >= 0.50 x hello, /healthz >= 0.80 x hello, 0 errors, idle RSS <= 25 MB"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+if grep -q ERROR "$work/spotter.log"; then echo "server log has errors:"; grep ERROR "$work/spotter.log" | head -5; fi

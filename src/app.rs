@@ -14,8 +14,11 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::FieldCipher;
 use crate::db::Db;
+use crate::db::watch::Changes;
 use crate::events::EventBus;
 use crate::jobs::Jobs;
+use crate::security::session_cache::SessionCache;
+use crate::services::dashboard::PageData;
 use crate::services::navidrome::StatusCache;
 
 /// The clients of the outside services, built once from the configuration.
@@ -48,8 +51,20 @@ impl Clients {
     }
 }
 
+/// The shared core. Cloning it is one reference-count increment: every request clones the state
+/// a few times (middleware, extractors), so it must not copy clients or URLs.
 #[derive(Clone)]
-pub struct Core {
+pub struct Core(Arc<CoreParts>);
+
+impl std::ops::Deref for Core {
+    type Target = CoreParts;
+    fn deref(&self) -> &CoreParts {
+        &self.0
+    }
+}
+
+/// What `Core` holds; reached through `Deref` (`core.db`, `core.config`, ...).
+pub struct CoreParts {
     pub config: Arc<Config>,
     pub db: Db,
     pub cipher: Arc<FieldCipher>,
@@ -65,6 +80,12 @@ pub struct Core {
     pub writeback: Arc<tokio::sync::Mutex<()>>,
     /// The scheduler's handle: which jobs exist, which run, "run now".
     pub jobs: Jobs,
+    /// The change generation the in-memory views are tagged with (`db::watch`).
+    pub changes: Changes,
+    /// Live sessions read from the table, bounded (`services::sessions` keeps it current).
+    pub sessions: SessionCache,
+    /// Page data kept in memory between changes (the dashboard's totals and link health).
+    pub page_data: PageData,
 }
 
 impl Core {
@@ -79,7 +100,7 @@ impl Core {
             &config.security.encryption_key,
             config.security.encryption_key_previous.as_ref(),
         );
-        Ok(Self {
+        Ok(Self(Arc::new(CoreParts {
             clients: Clients::new(&config)?,
             cipher: Arc::new(cipher),
             events: EventBus::new(256),
@@ -88,8 +109,11 @@ impl Core {
             navidrome_status: StatusCache::default(),
             writeback: Arc::new(tokio::sync::Mutex::new(())),
             jobs,
+            changes: Changes::default(),
+            sessions: SessionCache::new(SessionCache::DEFAULT_CAPACITY),
+            page_data: PageData::default(),
             config: Arc::new(config),
             db,
-        })
+        })))
     }
 }

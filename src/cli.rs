@@ -101,7 +101,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            crate::telemetry::init(&config.log_level, config.log_format);
+            let _log = crate::telemetry::init(&config.log_level, config.log_format);
             match runtime().and_then(|rt| rt.block_on(serve(config))) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -318,8 +318,16 @@ pub async fn run_server(
         shutdown.clone(),
         crate::jobs::DRAIN_DEADLINE,
     );
-    let server = crate::http::serve(listener, state, shutdown.cancelled_owned());
-    let ((), served) = tokio::join!(scheduler, server);
+    // The change watcher runs until the server has stopped, so the last requests are still
+    // checked against it and the final activity stamps are written.
+    let watcher_stop = CancellationToken::new();
+    let watcher = crate::services::sessions::watch(state.core.clone(), watcher_stop.clone());
+    let server = async {
+        let served = crate::http::serve(listener, state, shutdown.cancelled_owned()).await;
+        watcher_stop.cancel();
+        served
+    };
+    let ((), served, ()) = tokio::join!(scheduler, server, watcher);
     served.context("serving HTTP")
 }
 

@@ -3,6 +3,7 @@
 //! (a URL with `t=`/`s=`, an `Authorization` header, an `sk-…` key, a JWT).
 
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use regex::Regex;
@@ -180,14 +181,185 @@ where
     }
 }
 
-/// Install the global subscriber on stdout.
-pub fn init(level: &str, format: LogFormat) {
-    let _ = init_with(level, format, io::stdout);
+/// Log lines waiting for the writer thread; when full, lines are dropped (and counted) rather
+/// than making a request wait for the terminal or the container runtime.
+const LOG_QUEUE_LINES: usize = 4096;
+
+enum LogMsg {
+    Line(Vec<u8>),
+    /// Write everything queued before this, then answer.
+    Flush(std::sync::mpsc::SyncSender<()>),
+}
+
+/// A `MakeWriter` that hands each formatted event to a writer thread, which redacts it and
+/// writes it out: the request path never blocks on the log, nor runs the redactor.
+#[derive(Clone)]
+pub struct Offloaded {
+    tx: std::sync::mpsc::SyncSender<LogMsg>,
+    dropped: Arc<AtomicU64>,
+}
+
+/// One event being formatted; sent whole when the formatter drops it.
+pub struct OffloadedWriter {
+    sink: Offloaded,
+    buf: Vec<u8>,
+}
+
+impl Write for OffloadedWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for OffloadedWriter {
+    fn drop(&mut self) {
+        if self.buf.is_empty() {
+            return;
+        }
+        let line = std::mem::take(&mut self.buf);
+        if self.sink.tx.try_send(LogMsg::Line(line)).is_err() {
+            self.sink.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl<'a> MakeWriter<'a> for Offloaded {
+    type Writer = OffloadedWriter;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        OffloadedWriter {
+            sink: self.clone(),
+            buf: Vec::new(),
+        }
+    }
+}
+
+/// Keep it for the life of the process: dropping it writes out what is queued (waiting at
+/// most a second).
+pub struct LogGuard {
+    tx: std::sync::mpsc::SyncSender<LogMsg>,
+}
+
+impl Drop for LogGuard {
+    fn drop(&mut self) {
+        let (ack_tx, ack_rx) = std::sync::mpsc::sync_channel(1);
+        if self.tx.send(LogMsg::Flush(ack_tx)).is_ok() {
+            let _ = ack_rx.recv_timeout(std::time::Duration::from_secs(1));
+        }
+    }
+}
+
+/// Start the writer thread over `out`: lines are redacted there, then written; the output is
+/// flushed whenever the queue runs empty.
+pub fn offload<W: Write + Send + 'static>(out: W) -> io::Result<(Offloaded, LogGuard)> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<LogMsg>(LOG_QUEUE_LINES);
+    let dropped = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&dropped);
+    std::thread::Builder::new()
+        .name("spotter-log".into())
+        .spawn(move || {
+            let mut out = io::BufWriter::new(out);
+            while let Ok(first) = rx.recv() {
+                let mut next = Some(first);
+                while let Some(msg) = next {
+                    match msg {
+                        LogMsg::Line(line) => {
+                            let text = String::from_utf8_lossy(&line);
+                            let _ = out.write_all(redact(&text).as_bytes());
+                        }
+                        LogMsg::Flush(ack) => {
+                            let _ = out.flush();
+                            let _ = ack.try_send(());
+                        }
+                    }
+                    next = rx.try_recv().ok();
+                }
+                let lost = counter.swap(0, Ordering::Relaxed);
+                if lost > 0 {
+                    let _ = writeln!(
+                        out,
+                        "WARN spotter: {lost} log line(s) dropped: the log output could not keep up"
+                    );
+                }
+                let _ = out.flush();
+            }
+        })?;
+    Ok((
+        Offloaded {
+            tx: tx.clone(),
+            dropped,
+        },
+        LogGuard { tx },
+    ))
+}
+
+/// Install the global subscriber on stdout, through the writer thread (or directly if the
+/// thread cannot start). Keep the guard for the life of the process.
+pub fn init(level: &str, format: LogFormat) -> Option<LogGuard> {
+    match offload(io::stdout()) {
+        Ok((writer, guard)) => {
+            let _ = init_offloaded(level, format, writer);
+            Some(guard)
+        }
+        Err(_) => {
+            let _ = init_with(level, format, io::stdout);
+            None
+        }
+    }
+}
+
+/// Like `init_with`, for a writer that redacts on its own thread (`offload`).
+fn init_offloaded(
+    level: &str,
+    format: LogFormat,
+    writer: Offloaded,
+) -> Result<(), tracing_subscriber::util::TryInitError> {
+    let registry = tracing_subscriber::registry().with(filter(level));
+    match format {
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_writer(writer),
+            )
+            .try_init(),
+        LogFormat::Text => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+                    .with_writer(writer),
+            )
+            .try_init(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::redact;
+
+    #[test]
+    fn offloaded_lines_are_redacted_and_written_by_the_guard() {
+        use std::io::Write;
+        use tracing_subscriber::fmt::MakeWriter;
+        let buf = super::CaptureBuffer::default();
+        let sink = super::CaptureWriter(std::sync::Arc::clone(&buf.0));
+        let (w, guard) = super::offload(sink).unwrap();
+        for i in 0..10 {
+            let mut line = w.make_writer();
+            writeln!(line, "GET /x?token=s3cr3t-{i} ok").unwrap();
+        }
+        drop(guard);
+        let out = buf.contents();
+        assert_eq!(out.lines().count(), 10, "{out}");
+        assert!(!out.contains("s3cr3t"), "{out}");
+    }
 
     #[test]
     fn masks_subsonic_credentials_in_urls() {

@@ -81,18 +81,22 @@ pub async fn find(db: &Db, jti: &SessionId) -> Result<Option<Session>, sqlx::Err
     .await
 }
 
-/// Mark the session as used now (only when at least `min_gap` seconds passed, to spare writes).
-pub async fn touch(db: &Db, jti: &SessionId, t: i64, min_gap: i64) -> Result<(), sqlx::Error> {
-    let cutoff = t - min_gap;
-    sqlx::query!(
-        "UPDATE sessions SET last_seen_at = ?2 WHERE jti = ?1 AND last_seen_at < ?3",
-        jti,
-        t,
-        cutoff
-    )
-    .execute(db)
-    .await?;
-    Ok(())
+/// Write the activity stamps gathered in memory, in one transaction; a stamp never moves back.
+pub async fn touch_many(db: &Db, stamps: &[(SessionId, i64)]) -> Result<(), sqlx::Error> {
+    if stamps.is_empty() {
+        return Ok(());
+    }
+    let mut tx = db.begin().await?;
+    for (jti, t) in stamps {
+        sqlx::query!(
+            "UPDATE sessions SET last_seen_at = ?2 WHERE jti = ?1 AND last_seen_at < ?2",
+            jti,
+            t
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
 }
 
 pub async fn list_for_user(db: &Db, user_id: UserId) -> Result<Vec<Session>, sqlx::Error> {

@@ -4,10 +4,13 @@
 //! session cookie present only the session-bound token is accepted (sign-in excepted).
 
 use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+
+use axum::extract::Request;
 use axum::http::{HeaderMap, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures_util::future::{BoxFuture, Either};
 use tower_cookies::Cookies;
 
 use crate::http::error::AppError;
@@ -47,22 +50,79 @@ fn form_field(body: &[u8], field: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-pub async fn require_csrf(
-    State(state): State<AppState>,
-    cookies: Cookies,
-    req: Request,
-    next: Next,
-) -> Response {
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
-        return next.run(req).await;
+/// The CSRF check as a tower layer: safe methods go straight to the inner service (no boxed
+/// future, no clone of it); unsafe ones are checked before the inner service runs.
+#[derive(Clone)]
+pub struct CsrfLayer {
+    state: AppState,
+}
+
+impl CsrfLayer {
+    pub fn new(state: AppState) -> Self {
+        Self { state }
     }
+}
+
+impl<S> tower::Layer<S> for CsrfLayer {
+    type Service = Csrf<S>;
+
+    fn layer(&self, inner: S) -> Csrf<S> {
+        Csrf {
+            state: self.state.clone(),
+            inner,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Csrf<S> {
+    state: AppState,
+    inner: S,
+}
+
+impl<S> tower::Service<Request> for Csrf<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<S::Future, BoxFuture<'static, Result<Response, Infallible>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+            return Either::Left(self.inner.call(req));
+        }
+        // The service that was polled ready runs this request; a fresh clone stays behind.
+        let fresh = self.inner.clone();
+        let mut ready = std::mem::replace(&mut self.inner, fresh);
+        let state = self.state.clone();
+        Either::Right(Box::pin(async move {
+            match check(&state, req).await {
+                Ok(req) => ready.call(req).await,
+                Err(refusal) => Ok(refusal),
+            }
+        }))
+    }
+}
+
+/// Check an unsafe request; `Ok` gives it back (its body re-assembled if it was read).
+async fn check(state: &AppState, req: Request) -> Result<Request, Response> {
+    let Some(cookies) = req.extensions().get::<Cookies>().cloned() else {
+        tracing::error!("the cookie layer is missing in front of the CSRF check");
+        return Err(refused());
+    };
     let headers = req.headers();
     if !same_origin(
         &state.config().base_url,
         header_str(headers, "origin"),
         header_str(headers, "referer"),
     ) {
-        return refused_foreign_origin(&state.config().base_url);
+        return Err(refused_foreign_origin(&state.config().base_url));
     }
 
     // A token may be bound to the verified session (jti) or to the signed pre-session id; a
@@ -87,15 +147,15 @@ pub async fn require_csrf(
         bindings.push(Binding::PreSession(pre));
     }
     if bindings.is_empty() {
-        return refused();
+        return Err(refused());
     }
     let valid = |token: &str| bindings.iter().any(|b| state.csrf.verify(*b, token));
 
     if let Some(token) = header_str(headers, "x-csrf-token") {
         if valid(token) {
-            return next.run(req).await;
+            return Ok(req);
         }
-        return refused();
+        return Err(refused());
     }
 
     let is_form = header_str(headers, header::CONTENT_TYPE.as_str()).is_some_and(|ct| {
@@ -103,16 +163,15 @@ pub async fn require_csrf(
             .starts_with("application/x-www-form-urlencoded")
     });
     if !is_form {
-        return refused();
+        return Err(refused());
     }
     let (parts, body) = req.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_FORM_BYTES).await else {
-        return AppError::BadRequest("The form is too large.").into_response();
+        return Err(AppError::BadRequest("The form is too large.").into_response());
     };
     let ok = form_field(&bytes, "csrf_token").is_some_and(|t| valid(&t));
     if !ok {
-        return refused();
+        return Err(refused());
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    Ok(Request::from_parts(parts, Body::from(bytes)))
 }

@@ -8,7 +8,6 @@ use axum::response::Response;
 use axum::routing::get;
 
 use crate::app::Core;
-use crate::domain::jobs::JobName;
 use crate::domain::link_health::LinkStatus;
 use crate::http::error::AppResult;
 use crate::http::format::human_time;
@@ -48,28 +47,14 @@ struct DashboardPage {
 
 async fn dashboard(State(core): State<Core>, user: CurrentUser) -> AppResult<Response> {
     let navidrome_status = navidrome::status(&core, user.user_id, &user.username).await?;
-    let session_count = services::sessions::count(&core, user.user_id).await?;
-    let linked_services = services::links::linked(&core, user.user_id)
-        .await?
-        .into_iter()
-        .map(|p| p.label().to_owned())
-        .collect();
-    let totals = services::history::totals(&core, user.user_id).await?;
-    let latest = services::history::timeline(
-        &core,
-        user.user_id,
-        &crate::db::listens::ListFilter::default(),
-        10,
-    )
-    .await?;
-    let overview = services::links::overview(&core, user.user_id).await?;
+    let data = services::dashboard::snapshot(&core, user.user_id).await?;
     let now = core.clock.now();
-    let health = overview
-        .links
+    let health = data
+        .linked
         .iter()
-        .map(|l| {
-            let service = l.provider.service();
-            let row = overview.health.iter().find(|h| h.service == service);
+        .map(|p| {
+            let service = p.service();
+            let row = data.health.iter().find(|h| h.service == service);
             let (label, css) = match row.map(|h| (&h.health.status, h.health.backoff_until)) {
                 None | Some((LinkStatus::Ok, _)) => ("working".to_owned(), "ok"),
                 Some((LinkStatus::Backoff, Some(until))) if until > now => {
@@ -82,31 +67,26 @@ async fn dashboard(State(core): State<Core>, user: CurrentUser) -> AppResult<Res
             (service.label(), label, css)
         })
         .collect();
-    let last_run = services::history::last_run(&core, JobName::LibraryImport).await?;
-    let next_import = crate::jobs::next_runs(&core)
-        .await?
-        .into_iter()
-        .find(|(j, _)| *j == JobName::LibraryImport)
-        .map(|(_, at)| human_time(at));
     let page = DashboardPage {
-        totals: totals.stats,
-        per_service: totals
+        totals: data.totals.stats.clone(),
+        per_service: data
+            .totals
             .per_service
-            .into_iter()
-            .map(|(s, n)| (s.label(), n))
+            .iter()
+            .map(|(s, n)| (s.label(), *n))
             .collect(),
-        latest: latest.into_iter().map(Row::from).collect(),
+        latest: data.latest.iter().cloned().map(Row::from).collect(),
         health,
-        last_import: last_run.map(human_time),
-        next_import,
+        last_import: data.last_import.map(human_time),
+        next_import: data.next_import(&core, now).map(human_time),
         username: user.username.clone(),
         is_owner: user.is_owner,
         member_since: human_time(user.created_at),
         navidrome_url: core.config.navidrome_base_url.to_string(),
         navidrome_open_url: core.config.navidrome_public_url.to_string(),
         navidrome_status,
-        session_count,
-        linked_services,
+        session_count: data.session_count,
+        linked_services: data.linked.iter().map(|p| p.label().to_owned()).collect(),
         ctx: PageCtx::signed_in(user.username, user.csrf_token, "home"),
     };
     Ok(render(&page, StatusCode::OK))

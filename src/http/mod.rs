@@ -27,6 +27,7 @@ pub mod tasks;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -75,49 +76,46 @@ pub fn build_app(state: AppState) -> Router {
         .merge(assets::router())
         .fallback(not_found);
 
-    let app = Router::new().merge(events::router()).merge(bounded);
+    let routes = Router::new()
+        .merge(events::router())
+        .merge(bounded)
+        .with_state(state.clone());
 
-    // Router::layer wraps from the inside out: the last layer added is the outermost.
-    app.layer(middleware::from_fn_with_state(
-        state.clone(),
-        csrf::require_csrf,
-    ))
-    .layer(CookieManagerLayer::new())
-    .layer(middleware::from_fn_with_state(state.clone(), client_info))
-    .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-    .layer(middleware::from_fn_with_state(
-        state.config().request_timeout,
-        request_deadline,
-    ))
-    .layer(middleware::from_fn(fallback_pages))
-    .layer(CatchPanicLayer::custom(panic_page))
-    .layer(middleware::from_fn_with_state(
-        state.clone(),
-        error_pages_with_nav,
-    ))
-    .layer(middleware::from_fn_with_state(
-        state.clone(),
-        security_headers,
-    ))
-    .layer(
-        ServiceBuilder::new()
-            .layer(SetSensitiveRequestHeadersLayer::new([
-                header::AUTHORIZATION,
-                header::COOKIE,
-                header::SET_COOKIE,
-            ]))
-            .layer(SetRequestIdLayer::new(
-                REQUEST_ID,
-                SequentialRequestId::new(),
-            ))
-            .layer(
-                TraceLayer::new_for_http()
-                    .make_span_with(make_span)
-                    .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
-            )
-            .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
-    )
-    .with_state(state)
+    // The middleware wraps the router once, outermost first, instead of being layered onto
+    // every route (`Router::layer` boxes each layer of each route, and a request then clones
+    // those boxes level by level).
+    let stack = ServiceBuilder::new()
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+            header::SET_COOKIE,
+        ]))
+        .layer(SetRequestIdLayer::new(
+            REQUEST_ID,
+            SequentialRequestId::new(),
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(make_span)
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(middleware::from_fn_with_state(
+            Edge {
+                state: state.clone(),
+                hsts: state.config().base_url.scheme() == "https",
+                request_timeout: state.config().request_timeout,
+                trusted_proxies: Arc::from(state.config().security.trusted_proxies.as_slice()),
+            },
+            edge,
+        ))
+        .layer(CatchPanicLayer::custom(panic_page))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .map_request(|req: axum::http::Request<_>| req.map(Body::new))
+        .layer(CookieManagerLayer::new())
+        .layer(csrf::CsrfLayer::new(state))
+        .service(routes);
+    Router::new().fallback_service(stack)
 }
 
 /// Request ids: a random per-process prefix and a counter. Unique across restarts for log
@@ -141,7 +139,16 @@ impl SequentialRequestId {
 impl MakeRequestId for SequentialRequestId {
     fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{}-{n:08x}", self.prefix))
+        // "<prefix>-<counter as 8+ hex digits>", written into one buffer (no `format!`).
+        let mut id = Vec::with_capacity(self.prefix.len() + 17);
+        id.extend_from_slice(self.prefix.as_bytes());
+        id.push(b'-');
+        let digits = (16 - n.leading_zeros() / 4).max(8);
+        for shift in (0..digits).rev() {
+            let nibble = (n >> (shift * 4)) & 0xf;
+            id.push(b"0123456789abcdef"[usize::try_from(nibble).unwrap_or(0)]);
+        }
+        HeaderValue::from_maybe_shared(axum::body::Bytes::from(id))
             .ok()
             .map(RequestId::new)
     }
@@ -171,9 +178,11 @@ async fn not_found(uri: axum::http::Uri) -> Response {
 
 /// An error page keeps the navigation when the browser is signed in: every error page (from a
 /// handler, an extractor, a layer or a panic) is re-rendered with the signed-in frame.
-async fn error_pages_with_nav(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let cookie_header = req.headers().get(header::COOKIE).cloned();
-    let resp = next.run(req).await;
+async fn with_nav(
+    state: &AppState,
+    cookie_header: Option<HeaderValue>,
+    resp: Response,
+) -> Response {
     let Some(parts) = resp
         .extensions()
         .get::<crate::http::pages::ErrorParts>()
@@ -184,7 +193,7 @@ async fn error_pages_with_nav(State(state): State<AppState>, req: Request, next:
     let Some(cookie_header) = cookie_header else {
         return resp;
     };
-    let user = match session::user_from_cookie_header(&state, &cookie_header).await {
+    let user = match session::user_from_cookie_header(state, &cookie_header).await {
         Ok(Some(user)) => user,
         _ => return resp,
     };
@@ -208,45 +217,60 @@ fn panic_page(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     .into_response_with(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-/// Resolve who is calling (trusted proxies only, S8) and keep it in the request extensions.
-async fn client_info(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+/// What the edge middleware needs, fixed at start.
+#[derive(Clone)]
+struct Edge {
+    state: AppState,
+    /// Send `Strict-Transport-Security` (the base URL is https).
+    hsts: bool,
+    request_timeout: Duration,
+    trusted_proxies: Arc<[ipnet::IpNet]>,
+}
+
+/// The per-request work around every route, in one middleware (each `from_fn` layer costs a
+/// boxed service and a boxed future per request):
+/// - resolve who is calling (trusted proxies only, S8) into the request extensions;
+/// - every request but the event stream must finish within the request timeout (S10), body
+///   reading and the CSRF check included, so a client that stalls mid-body is answered 408 and
+///   its connection closed;
+/// - a bare error status from a layer or an extractor rejection gets a proper page with a fixed
+///   message instead of framework text;
+/// - the S10 headers on every response, `no-store` on everything but our fingerprinted assets.
+async fn edge(State(edge): State<Edge>, mut req: Request, next: Next) -> Response {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.0);
-    let info = client_ip::resolve(
-        peer,
-        req.headers(),
-        &state.config().security.trusted_proxies,
-    );
+    let info = client_ip::resolve(peer, req.headers(), &edge.trusted_proxies);
     req.extensions_mut().insert(info);
-    next.run(req).await
-}
-
-/// Every request but the event stream must finish within the request timeout (S10), body
-/// reading and the CSRF check included, so a client that stalls mid-body is answered 408 and
-/// its connection closed.
-async fn request_deadline(State(timeout): State<Duration>, req: Request, next: Next) -> Response {
-    if req.uri().path() == events::EVENTS_PATH {
-        return next.run(req).await;
-    }
-    match tokio::time::timeout(timeout, next.run(req)).await {
-        Ok(resp) => resp,
-        Err(_) => {
-            tracing::info!("request timed out");
-            let mut resp = StatusCode::REQUEST_TIMEOUT.into_response();
-            resp.headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            resp
-        }
-    }
-}
-
-/// A bare error status from a layer or an extractor rejection gets a proper page with a fixed
-/// message instead of framework text.
-async fn fallback_pages(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let is_static = path.starts_with("/static/");
+    let is_events = path == events::EVENTS_PATH;
     let is_head = req.method() == Method::HEAD;
-    let resp = next.run(req).await;
+    let cookie_header = req.headers().get(header::COOKIE).cloned();
+
+    let resp = if is_events {
+        next.run(req).await
+    } else {
+        match tokio::time::timeout(edge.request_timeout, next.run(req)).await {
+            Ok(resp) => resp,
+            Err(_) => {
+                tracing::info!("request timed out");
+                let mut resp = StatusCode::REQUEST_TIMEOUT.into_response();
+                resp.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                resp
+            }
+        }
+    };
+    let resp = fallback_page(resp, is_head);
+    let mut resp = with_nav(&edge.state, cookie_header, resp).await;
+    security_headers(resp.headers_mut(), is_static, edge.hsts);
+    resp
+}
+
+/// A bare error status becomes a page with a fixed message (`Retry-After` and `Allow` kept).
+fn fallback_page(resp: Response, is_head: bool) -> Response {
     let status = resp.status();
     if status.as_u16() < 400 || resp.extensions().get::<RenderedPage>().is_some() || is_head {
         return resp;
@@ -267,48 +291,36 @@ async fn fallback_pages(req: Request, next: Next) -> Response {
     page
 }
 
+/// The S10 headers, built once (static names and values: cloning one allocates nothing and
+/// parses nothing).
+static HEADER_PERMISSIONS_POLICY: HeaderName = HeaderName::from_static("permissions-policy");
+static HEADER_COOP: HeaderName = HeaderName::from_static("cross-origin-opener-policy");
+static HEADER_CORP: HeaderName = HeaderName::from_static("cross-origin-resource-policy");
+static VALUE_CSP: HeaderValue = HeaderValue::from_static(CSP);
+static VALUE_NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
+static VALUE_SAME_ORIGIN: HeaderValue = HeaderValue::from_static("same-origin");
+static VALUE_DENY: HeaderValue = HeaderValue::from_static("DENY");
+static VALUE_PERMISSIONS: HeaderValue = HeaderValue::from_static(
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
+);
+static VALUE_NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+static VALUE_HSTS: HeaderValue = HeaderValue::from_static("max-age=63072000; includeSubDomains");
+
 /// S10 headers on every response; `no-store` on everything but our fingerprinted assets.
-async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let is_static = req.uri().path().starts_with("/static/");
-    let mut resp = next.run(req).await;
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        HeaderName::from_static("permissions-policy"),
-        HeaderValue::from_static(
-            "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
-        ),
-    );
-    h.insert(
-        HeaderName::from_static("cross-origin-opener-policy"),
-        HeaderValue::from_static("same-origin"),
-    );
-    h.insert(
-        HeaderName::from_static("cross-origin-resource-policy"),
-        HeaderValue::from_static("same-origin"),
-    );
+fn security_headers(h: &mut axum::http::HeaderMap, is_static: bool, hsts: bool) {
+    h.insert(header::CONTENT_SECURITY_POLICY, VALUE_CSP.clone());
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, VALUE_NOSNIFF.clone());
+    h.insert(header::REFERRER_POLICY, VALUE_SAME_ORIGIN.clone());
+    h.insert(header::X_FRAME_OPTIONS, VALUE_DENY.clone());
+    h.insert(HEADER_PERMISSIONS_POLICY.clone(), VALUE_PERMISSIONS.clone());
+    h.insert(HEADER_COOP.clone(), VALUE_SAME_ORIGIN.clone());
+    h.insert(HEADER_CORP.clone(), VALUE_SAME_ORIGIN.clone());
     if !is_static {
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(header::CACHE_CONTROL, VALUE_NO_STORE.clone());
     }
-    if state.config().base_url.scheme() == "https" {
-        h.insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
-        );
+    if hsts {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, VALUE_HSTS.clone());
     }
-    resp
 }
 
 /// Serve the app on `listener` until `shutdown` resolves; background maintenance runs

@@ -188,13 +188,16 @@ async fn lookup_token(state: &AppState, raw: &str) -> Result<Lookup, AppError> {
         }
         return Ok(Lookup::None);
     };
-    let csrf_token = state.csrf.token(Binding::Session(session.jti.as_str()));
+    // Derived once per session and kept with it, not per page.
+    let csrf_token = session
+        .csrf_token(|jti| state.csrf.token(Binding::Session(jti)))
+        .to_owned();
     Ok(Lookup::SignedIn(CurrentUser {
         user_id: session.user_id,
-        username: session.username,
+        username: session.username.clone(),
         is_owner: session.is_owner,
         created_at: session.user_created_at,
-        session_id: session.jti,
+        session_id: session.jti.clone(),
         csrf_token,
     }))
 }

@@ -13,8 +13,26 @@ use crate::security::csrf::CsrfKey;
 use crate::security::rate_limit::{AccountGuard, AccountPolicy, LoginLimiter};
 use crate::security::session_token::SessionTokens;
 
-#[derive(Clone, FromRef)]
-pub struct AppState {
+/// Cloned several times per request (middleware, extractors): one `Arc`, so a clone is one
+/// reference count.
+#[derive(Clone)]
+pub struct AppState(Arc<WebParts>);
+
+impl std::ops::Deref for AppState {
+    type Target = WebParts;
+    fn deref(&self) -> &WebParts {
+        &self.0
+    }
+}
+
+impl FromRef<AppState> for Core {
+    fn from_ref(state: &AppState) -> Self {
+        state.core.clone()
+    }
+}
+
+/// What `AppState` holds; reached through `Deref` (`state.core`, `state.csrf`, ...).
+pub struct WebParts {
     pub core: Core,
     pub tokens: Arc<SessionTokens>,
     pub csrf: Arc<CsrfKey>,
@@ -29,14 +47,14 @@ impl AppState {
         let cookie_key_bytes = crate::security::csrf::derive_key(secret, "cookies");
         let cookie_key = tower_cookies::Key::try_from(cookie_key_bytes.as_slice())
             .map_err(|_| anyhow::anyhow!("derived cookie key is too short"))?;
-        Ok(Self {
+        Ok(Self(Arc::new(WebParts {
             tokens: Arc::new(SessionTokens::new(secret)),
             csrf: Arc::new(CsrfKey::from_secret(secret)),
             limiter: Arc::new(LoginLimiter::new(core.config.security.auth_rate_limit)),
             accounts: Arc::new(AccountGuard::new(AccountPolicy::default())),
             cookie_key,
             core,
-        })
+        })))
     }
 
     pub fn config(&self) -> &Config {

@@ -162,6 +162,11 @@ impl Jobs {
             .collect()
     }
 
+    /// How often `name` runs, if it is registered.
+    pub fn interval(&self, name: JobName) -> Option<Duration> {
+        self.spec(name).map(|s| s.interval)
+    }
+
     fn spec(&self, name: JobName) -> Option<Arc<JobSpec>> {
         self.0
             .specs
@@ -339,6 +344,8 @@ async fn start(
         let (mut run_id, mut spec, mut progress) = (run_id, spec, progress);
         loop {
             let ended = run_once(&core, &spec, run_id, progress).await;
+            // What the run wrote shows at once (the change watcher would see it shortly).
+            core.changes.bump();
             // The claim is released and a queued follow-up taken under one lock, so a
             // trigger can neither slip in between nor be lost.
             let follow_up = {
@@ -390,6 +397,7 @@ async fn record_start(
     started_at: i64,
 ) -> Result<i64, sqlx::Error> {
     let run_id = db::job_runs::start(&core.db, name, trigger, started_at).await?;
+    core.changes.bump();
     if let Some(r) = lock(&core.jobs.0.running).get_mut(&name) {
         r.run_id = run_id;
     }

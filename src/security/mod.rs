@@ -4,4 +4,5 @@ pub mod client_ip;
 pub mod csrf;
 pub mod rate_limit;
 pub mod return_to;
+pub mod session_cache;
 pub mod session_token;

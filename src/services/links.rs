@@ -145,6 +145,7 @@ pub async fn save_link(
     )
     .await?;
     tx.commit().await?;
+    core.changes.bump();
     event.publish(&core.events);
     tracing::info!(provider = provider.as_str(), "service linked");
     Ok(())
@@ -167,6 +168,7 @@ pub async fn unlink(core: &Core, actor: Actor<'_>, provider: Provider) -> Result
         None
     };
     tx.commit().await?;
+    core.changes.bump();
     if let Some(event) = event {
         event.publish(&core.events);
         tracing::info!(provider = provider.as_str(), "service unlinked");
@@ -197,6 +199,7 @@ pub async fn record_health(
         }
     };
     db::links::set_health(&core.db, actor.user_id, service, &health, now).await?;
+    core.changes.bump();
     if let Some(code) = health.last_error {
         tracing::warn!(
             service = service.as_str(),

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod credentials;
+pub mod dashboard;
 pub mod history;
 pub mod keys;
 pub mod library;

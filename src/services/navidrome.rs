@@ -94,6 +94,12 @@ pub async fn status(
     if let Some(status) = core.navidrome_status.get(user_id) {
         return Ok(status);
     }
+    // One check at a time: when the result runs out under load, the other views wait for it
+    // instead of each calling Navidrome.
+    let _one_at_a_time = core.navidrome_status.checking.lock().await;
+    if let Some(status) = core.navidrome_status.get(user_id) {
+        return Ok(status);
+    }
     let status = NavidromeStatus::from(check(core, user_id, username).await?);
     core.navidrome_status.put(user_id, status);
     Ok(status)
@@ -113,11 +119,14 @@ const STATUS_TTL: Duration = Duration::from_secs(30);
 
 /// The last check of Navidrome, per user (one user per instance, so tiny).
 #[derive(Clone, Default, Debug)]
-pub struct StatusCache(Arc<Mutex<Option<(UserId, Instant, NavidromeStatus)>>>);
+pub struct StatusCache {
+    last: Arc<Mutex<Option<(UserId, Instant, NavidromeStatus)>>>,
+    checking: Arc<tokio::sync::Mutex<()>>,
+}
 
 impl StatusCache {
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<(UserId, Instant, NavidromeStatus)>> {
-        self.0
+        self.last
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }

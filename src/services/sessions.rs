@@ -1,15 +1,22 @@
 //! Server-side sessions: checking a session on every signed-in request (expiry, idle timeout,
 //! the activity stamp), signing out, revoking one or all other sessions, and pruning.
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
 use crate::app::Core;
 use crate::db;
-use crate::db::sessions::{ActiveSession, Session};
+use crate::db::sessions::Session;
+use crate::db::watch::{DataVersion, WATCH_EVERY};
 use crate::domain::audit::AuditKind;
 use crate::domain::ids::{SessionId, UserId};
+use crate::security::session_cache::{SessionCache, SessionView};
 use crate::services::audit::{self, Actor, Entry};
 
-/// The activity stamp is written at most this often, so most requests stay read-only.
-const TOUCH_EVERY_SECS: i64 = 60;
+/// The activity stamps gathered in memory are written this often (one transaction).
+pub const FLUSH_EVERY: Duration = Duration::from_secs(30);
 
 fn secs(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
@@ -17,27 +24,136 @@ fn secs(d: std::time::Duration) -> i64 {
 
 /// The live session `jti` of `user_id`, or `None` when it is unknown, another user's, expired
 /// or idle too long (an idle one is deleted on the spot).
+///
+/// Served from `core.sessions` while the change watcher vouches for it (`db::watch`); else, and
+/// for an id not cached, the row is read. Nothing is cached for an id without a live row.
 pub async fn resolve(
     core: &Core,
     jti: &SessionId,
     user_id: UserId,
-) -> Result<Option<ActiveSession>, sqlx::Error> {
-    let Some(session) = db::sessions::find_with_user(&core.db, jti).await? else {
-        return Ok(None);
-    };
+) -> Result<Option<Arc<SessionView>>, sqlx::Error> {
     let now = core.clock.now();
+    let hit = match core.sessions.get(jti, core.changes.trusted_generation()) {
+        Some(hit) => hit,
+        None => {
+            // Tagged with the generation from *before* the read: a change made meanwhile
+            // leaves the entry stale, so the next request reads again.
+            let generation = core.changes.generation();
+            let Some(row) = db::sessions::find_with_user(&core.db, jti).await? else {
+                core.sessions.remove(jti);
+                return Ok(None);
+            };
+            if row.user_id != user_id || row.expires_at <= now {
+                core.sessions.remove(jti);
+                return Ok(None);
+            }
+            let stored_seen = row.last_seen_at;
+            let view = SessionView::new(
+                row.jti,
+                row.user_id,
+                row.expires_at,
+                row.username,
+                row.is_owner,
+                row.user_created_at,
+            );
+            core.sessions.insert(view, stored_seen, generation)
+        }
+    };
     let idle = secs(core.config.security.session_idle_timeout);
-    if session.user_id != user_id || session.expires_at <= now {
+    if hit.view.user_id != user_id || hit.view.expires_at <= now {
         return Ok(None);
     }
-    if now.saturating_sub(session.last_seen_at) > idle {
-        db::sessions::delete(&core.db, session.user_id, &session.jti).await?;
+    if now.saturating_sub(hit.last_seen) > idle {
+        db::sessions::delete(&core.db, hit.view.user_id, jti).await?;
+        forget(core, |c| c.remove(jti));
         return Ok(None);
     }
-    if now.saturating_sub(session.last_seen_at) >= TOUCH_EVERY_SECS {
-        db::sessions::touch(&core.db, &session.jti, now, TOUCH_EVERY_SECS).await?;
+    core.sessions.touch(jti, now);
+    Ok(Some(hit.view))
+}
+
+/// After a session row is deleted here: drop it from memory and make every cached view stale,
+/// so a read that raced with the delete cannot bring it back.
+fn forget(core: &Core, evict: impl FnOnce(&SessionCache)) {
+    evict(&core.sessions);
+    core.changes.bump();
+}
+
+/// Something this process wrote changes what pages show: serve nothing stale.
+pub fn changed(core: &Core) {
+    core.changes.bump();
+}
+
+/// Write the activity stamps gathered in memory (one transaction). On failure they stay
+/// pending for the next flush.
+pub async fn flush_activity(core: &Core) -> Result<usize, sqlx::Error> {
+    let stamps = core.sessions.unsaved();
+    if stamps.is_empty() {
+        return Ok(0);
     }
-    Ok(Some(session))
+    db::sessions::touch_many(&core.db, &stamps).await?;
+    core.sessions.mark_saved(&stamps);
+    Ok(stamps.len())
+}
+
+/// Keep the in-memory views honest until `stop`: every `WATCH_EVERY` read `PRAGMA data_version`
+/// on a connection of its own and move the change generation when another connection (this
+/// process's pool, the CLI, another instance) committed; every `FLUSH_EVERY` write the activity
+/// stamps. If the watcher cannot read, nothing is served from memory until it can.
+pub async fn watch(core: Core, stop: CancellationToken) {
+    let mut watcher: Option<DataVersion> = None;
+    let mut seen: Option<i64> = None;
+    let mut tick = tokio::time::interval(WATCH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_flush = Instant::now();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = stop.cancelled() => break,
+        }
+        let started = Instant::now();
+        if watcher.is_none() {
+            match DataVersion::open(&core.db).await {
+                Ok(w) => watcher = Some(w),
+                Err(e) => tracing::warn!(error = %e, "opening the change watcher failed"),
+            }
+        }
+        let read = match watcher.as_mut() {
+            Some(w) => Some(w.read().await),
+            None => None,
+        };
+        match read {
+            Some(Ok(v)) => {
+                if seen != Some(v) {
+                    core.changes.bump();
+                }
+                seen = Some(v);
+                core.changes.confirm(started);
+            }
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "reading the change counter failed");
+                core.changes.distrust();
+                core.changes.bump();
+                if let Some(w) = watcher.take() {
+                    w.close().await;
+                }
+            }
+            None => core.changes.distrust(),
+        }
+        if last_flush.elapsed() >= FLUSH_EVERY {
+            last_flush = Instant::now();
+            if let Err(e) = flush_activity(&core).await {
+                tracing::warn!(error = %e, "writing session activity failed");
+            }
+        }
+    }
+    core.changes.distrust();
+    if let Err(e) = flush_activity(&core).await {
+        tracing::warn!(error = %e, "writing session activity failed");
+    }
+    if let Some(w) = watcher {
+        w.close().await;
+    }
 }
 
 /// Whether `jti`, no longer a live session, was revoked from another device (its next page
@@ -49,6 +165,7 @@ pub async fn was_revoked(core: &Core, jti: &SessionId) -> Result<bool, sqlx::Err
 /// End this session (its row is deleted, so the cookie is worthless at once).
 pub async fn sign_out(core: &Core, actor: Actor<'_>, jti: &SessionId) -> Result<(), sqlx::Error> {
     db::sessions::delete(&core.db, actor.user_id, jti).await?;
+    forget(core, |c| c.remove(jti));
     audit::record(core, Entry::by(actor, AuditKind::Logout, "")).await
 }
 
@@ -78,6 +195,7 @@ pub async fn revoke(
     if !gone {
         return Ok(Revoked::NotFound);
     }
+    forget(core, |c| c.remove(target));
     let detail = if is_current {
         "this session"
     } else {
@@ -98,6 +216,7 @@ pub async fn revoke_others(
     keep: &SessionId,
 ) -> Result<u64, sqlx::Error> {
     let n = db::sessions::revoke_others(&core.db, actor.user_id, keep, core.clock.now()).await?;
+    forget(core, |c| c.remove_user_except(actor.user_id, Some(keep)));
     let detail = format!("{n} session(s)");
     audit::record(
         core,
@@ -113,8 +232,14 @@ pub async fn list(core: &Core, user_id: UserId) -> Result<Vec<Session>, sqlx::Er
 
 /// Delete expired and idle sessions; how many.
 pub async fn prune(core: &Core) -> Result<u64, sqlx::Error> {
+    // The table's stamps first, so a session in use is not pruned as idle.
+    flush_activity(core).await?;
     let idle = secs(core.config.security.session_idle_timeout);
-    db::sessions::prune(&core.db, idle, core.clock.now()).await
+    let n = db::sessions::prune(&core.db, idle, core.clock.now()).await?;
+    if n > 0 {
+        forget(core, |c| c.clear());
+    }
+    Ok(n)
 }
 
 pub async fn count(core: &Core, user_id: UserId) -> Result<i64, sqlx::Error> {

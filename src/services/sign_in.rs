@@ -167,6 +167,8 @@ pub async fn sign_in(
     )
     .await?;
     tx.commit().await?;
+    // A new session and perhaps a new user: what the pages show changed.
+    crate::services::sessions::changed(core);
     event.publish(&core.events);
     accounts.record_success(username);
     // The ping above just succeeded with these credentials.

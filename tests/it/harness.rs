@@ -77,6 +77,8 @@ pub struct Options {
     pub db_path: Option<PathBuf>,
     /// Extra settings as (dotted key, value), e.g. ("security.trusted_proxies", "").
     pub settings: Vec<(&'static str, String)>,
+    /// The server's clock (the system clock unless a test moves its own).
+    pub clock: Option<spotter::clock::Clock>,
 }
 
 impl Options {
@@ -85,6 +87,7 @@ impl Options {
             navidrome_url: peer().url,
             db_path: None,
             settings: Vec::new(),
+            clock: None,
         }
     }
 
@@ -93,7 +96,14 @@ impl Options {
             navidrome_url: url.to_owned(),
             db_path: None,
             settings: Vec::new(),
+            clock: None,
         }
+    }
+
+    /// Run the server on `clock` (a manual clock the test moves).
+    pub fn with_clock(mut self, clock: spotter::clock::Clock) -> Self {
+        self.clock = Some(clock);
+        self
     }
 
     pub fn set(mut self, key: &'static str, value: &str) -> Self {
@@ -133,7 +143,11 @@ pub async fn spawn_app(opts: Options) -> TestApp {
     let db = spotter::db::connect_and_migrate(&config.database_url)
         .await
         .unwrap();
-    let state = AppState::new(Core::new(config, db).unwrap()).unwrap();
+    let clock = opts
+        .clock
+        .clone()
+        .unwrap_or_else(spotter::clock::Clock::system);
+    let state = AppState::new(Core::with_clock(config, db, clock).unwrap()).unwrap();
     let shutdown = tokio_util::sync::CancellationToken::new();
     let server_state = state.clone();
     let server_shutdown = shutdown.clone();
@@ -358,4 +372,25 @@ pub fn db_files(app: &TestApp) -> Vec<(String, Vec<u8>)> {
 /// Whether `needle` occurs in `haystack` (an empty needle never does).
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Run the `spotter` binary against this app's database (another process, as an operator
+/// would), with the same secrets; returns its exit code and stderr.
+pub fn run_cli(app: &TestApp, args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_spotter"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SPOTTER_SECURITY_ENCRYPTION_KEY", ENCRYPTION_KEY)
+        .env("SPOTTER_SECURITY_JWT_SECRET", JWT_SECRET)
+        .env("SPOTTER_NAVIDROME_BASE_URL", "http://127.0.0.1:4533")
+        .env("SPOTTER_DATABASE_SOURCE", app.db_path.display().to_string())
+        .env("SPOTTER_LOG_LEVEL", "warn")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

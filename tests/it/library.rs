@@ -9,7 +9,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::harness::*;
 
 /// Run the import now (unless the sign-in already started it) and wait for it to end.
-async fn import_now(app: &TestApp) -> spotter::db::job_runs::JobRun {
+pub(crate) async fn import_now(app: &TestApp) -> spotter::db::job_runs::JobRun {
     let core = &app.state.core;
     spotter::jobs::wait_idle(core, JobName::LibraryImport).await;
     let _ = spotter::jobs::trigger(core, JobName::LibraryImport, Trigger::Manual).await;
@@ -124,7 +124,7 @@ fn ok(body: Value) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({ "subsonic-response": env }))
 }
 
-fn song(id: &str, title: &str, album: &str, plays: i64, played: Option<&str>) -> Value {
+pub(crate) fn song(id: &str, title: &str, album: &str, plays: i64, played: Option<&str>) -> Value {
     let mut s = json!({"id": id, "title": title, "album": "Album", "artist": "Ärtist",
         "albumId": album, "artistId": "ar1", "track": 1, "duration": 200, "playCount": plays});
     if let Some(p) = played {
@@ -134,7 +134,7 @@ fn song(id: &str, title: &str, album: &str, plays: i64, played: Option<&str>) ->
 }
 
 /// Mount a library of albums (id, stamp, songs) on the fake.
-async fn mount_library(server: &MockServer, albums: &[(&str, &str, Vec<Value>)]) {
+pub(crate) async fn mount_library(server: &MockServer, albums: &[(&str, &str, Vec<Value>)]) {
     server.reset().await;
     Mock::given(method("GET"))
         .and(path("/rest/ping"))
@@ -172,7 +172,7 @@ async fn mount_library(server: &MockServer, albums: &[(&str, &str, Vec<Value>)])
     }
 }
 
-async fn fake_app() -> (MockServer, TestApp) {
+pub(crate) async fn fake_app() -> (MockServer, TestApp) {
     let server = MockServer::start().await;
     mount_library(&server, &[]).await;
     let app = spawn_app(Options::with_navidrome(&server.uri())).await;

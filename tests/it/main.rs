@@ -12,6 +12,7 @@ mod browser_kit;
 mod callback_fuzz;
 mod crash;
 mod csrf;
+mod dashboard;
 mod history;
 mod hostile_input;
 mod jobs;

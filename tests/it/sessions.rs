@@ -54,6 +54,9 @@ async fn revoking_a_session_ends_it_at_once() {
     let mut laptop = signed_in(&app).await;
     let mut phone = signed_in(&app).await;
     let phone_token = phone.cookies["spotter_token"].clone();
+    // Both sessions are in use (and so held in memory) before one is revoked.
+    assert_eq!(phone.get("/").await.status, 200);
+    assert_eq!(phone.get("/").await.status, 200);
 
     let page = laptop.get("/preferences/security").await;
     assert_eq!(page.status, 200);
@@ -287,6 +290,68 @@ async fn expired_or_idle_session_rows_end_the_session() {
         .await
         .unwrap();
     assert_login_page_and_cleared(&b.get("/").await);
+}
+
+#[tokio::test]
+async fn sessions_in_memory_still_expire_and_time_out_when_idle() {
+    let clock = spotter::clock::Clock::manual(spotter::clock::system_now());
+    let app = spawn_app(
+        Options::with_peer()
+            .with_clock(clock.clone())
+            .set("security.session_ttl", "2h")
+            .set("security.session_idle_timeout", "1h"),
+    )
+    .await;
+
+    // Idle: used, then untouched for longer than the idle timeout.
+    let mut b = signed_in(&app).await;
+    assert_eq!(b.get("/").await.status, 200);
+    clock.advance(1800);
+    assert_eq!(b.get("/").await.status, 200, "used within the idle timeout");
+    clock.advance(3601);
+    assert_login_page_and_cleared(&b.get("/").await);
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM sessions").await,
+        0,
+        "deleted"
+    );
+
+    // Expired: in use all along, but past its lifetime. (Back to real time first: the JWT's
+    // own times are checked against the system clock.)
+    clock.set(spotter::clock::system_now());
+    let mut b = signed_in(&app).await;
+    for _ in 0..4 {
+        assert_eq!(b.get("/").await.status, 200);
+        clock.advance(1800);
+    }
+    clock.advance(1);
+    assert_login_page_and_cleared(&b.get("/").await);
+}
+
+#[tokio::test]
+async fn a_revocation_by_another_process_is_honoured_within_a_second() {
+    let app = spawn_app(Options::with_peer()).await;
+    let mut b = signed_in(&app).await;
+    // In use, so the server holds it in memory.
+    assert_eq!(b.get("/").await.status, 200);
+    assert_eq!(b.get("/").await.status, 200);
+    assert_eq!(app.state.core.sessions.len(), 1, "the session is cached");
+
+    let (code, stderr) = run_cli(&app, &["clear-credentials", "--yes"]);
+    assert_eq!(code, 0, "{stderr}");
+    let done = std::time::Instant::now();
+    // Retry until refused, within the 1 s the issue allows (a deadline, not a sleep).
+    let mut refused = None;
+    while done.elapsed() < std::time::Duration::from_secs(1) {
+        let page = b.get("/").await;
+        if page.status == 303 {
+            refused = Some(page);
+            break;
+        }
+        assert_eq!(page.status, 200);
+    }
+    let page = refused.expect("the session is still accepted 1 s after the CLI revoked it");
+    assert_login_page_and_cleared(&page);
 }
 
 #[tokio::test]
