@@ -12,6 +12,7 @@ pub mod playlists;
 pub mod rotation;
 pub mod sessions;
 pub mod users;
+pub mod vibes;
 
 use std::str::FromStr;
 use std::time::Duration;
