@@ -54,6 +54,9 @@ impl NavidromeError {
 #[path = "navidrome_playlists.rs"]
 mod playlists;
 
+#[path = "navidrome_mixtape.rs"]
+mod mixtape;
+
 #[derive(Clone)]
 pub struct NavidromeClient {
     /// The base keeps a sub-path, so `rest/<method>` lands under `https://h/music/`.

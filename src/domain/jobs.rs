@@ -27,10 +27,12 @@ pub enum JobName {
     NavidromePlaylists,
     /// Link listens and playlist entries to the catalogue; doubtful ones go to review.
     Matching,
+    /// Generate the AI DJ's queued mixtapes and regenerate scheduled ones that are due.
+    Vibes,
 }
 
 impl JobName {
-    pub const ALL: [JobName; 10] = [
+    pub const ALL: [JobName; 11] = [
         Self::Maintenance,
         Self::KeyRotation,
         Self::LibraryImport,
@@ -41,6 +43,7 @@ impl JobName {
         Self::ListenbrainzPlaylists,
         Self::NavidromePlaylists,
         Self::Matching,
+        Self::Vibes,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +58,7 @@ impl JobName {
             Self::ListenbrainzPlaylists => "listenbrainz_playlists",
             Self::NavidromePlaylists => "navidrome_playlists",
             Self::Matching => "matching",
+            Self::Vibes => "vibes",
         }
     }
 
@@ -74,6 +78,7 @@ impl JobName {
             Self::ListenbrainzPlaylists => "ListenBrainz playlists",
             Self::NavidromePlaylists => "Navidrome playlists",
             Self::Matching => "Matching",
+            Self::Vibes => "AI DJ mixtapes",
         }
     }
 
@@ -104,6 +109,9 @@ impl JobName {
             }
             Self::Matching => {
                 "Links your listens and playlist tracks to the songs in your library; doubtful cases wait in the review queue. Runs after every sync that brings something new."
+            }
+            Self::Vibes => {
+                "Generates the mixtapes you asked for and regenerates scheduled ones (daily, weekly, monthly), refreshing their Navidrome playlists in place."
             }
         }
     }

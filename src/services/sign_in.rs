@@ -168,6 +168,10 @@ pub async fn sign_in(
     .await?;
     tx.commit().await?;
     event.publish(&core.events);
+    // The AI DJ's starter personas, once per account.
+    if let Err(e) = crate::services::vibes::ensure_starters(core, user_id).await {
+        tracing::warn!(error = %e, "seeding the starter DJs failed");
+    }
     accounts.record_success(username);
     // The ping above just succeeded with these credentials.
     core.navidrome_status
