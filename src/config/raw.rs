@@ -193,7 +193,9 @@ impl Default for RawListenbrainz {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+/// Empty base URL and model mean "not set here": the default applies, and the AI settings
+/// page may choose another (see `validate_openai`).
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RawOpenai {
     #[serde(skip_serializing)]
@@ -202,18 +204,6 @@ pub struct RawOpenai {
     pub base_url: String,
     #[serde(deserialize_with = "loose_string")]
     pub model: String,
-}
-
-impl Default for RawOpenai {
-    fn default() -> Self {
-        Self {
-            api_key: None,
-            // Empty means "not set here": the default applies, and the AI settings page may
-            // choose another. See `validate_openai`.
-            base_url: String::new(),
-            model: String::new(),
-        }
-    }
 }
 
 /// The AI DJ ("Vibes").

@@ -525,7 +525,7 @@ async fn create_mixtape(
             AppError::BadRequest("The length must be a number of songs between 5 and 100.")
         })?,
     };
-    let seed = Seed::from_form(&f.seed_type, &f.seed_id).map_err(|()| {
+    let seed = Seed::from_form(&f.seed_type, &f.seed_id).map_err(|_| {
         AppError::BadRequest("The seed must be an artist, an album or tracks, with an id.")
     })?;
     let schedule = match f.schedule.trim() {

@@ -25,3 +25,4 @@ mod providers_page;
 mod security_findings;
 mod sessions;
 mod storage;
+mod vibes;

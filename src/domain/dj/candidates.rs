@@ -103,7 +103,7 @@ pub struct Selection<'a> {
 /// that is or contains an excluded one ("metal" rules out "black metal").
 pub fn excluded(t: &Track, artists_out: &[String], genres_out: &[String]) -> bool {
     let artist = normalize(&t.artist);
-    if artists_out.iter().any(|a| *a == artist) {
+    if artists_out.contains(&artist) {
         return true;
     }
     t.genres.iter().any(|g| {
@@ -116,7 +116,7 @@ pub fn excluded(t: &Track, artists_out: &[String], genres_out: &[String]) -> boo
 
 fn matches_taste(t: &Track, artists_in: &[String], genres_in: &[String]) -> bool {
     let artist = normalize(&t.artist);
-    if artists_in.iter().any(|a| *a == artist) {
+    if artists_in.contains(&artist) {
         return true;
     }
     t.genres.iter().any(|g| {

@@ -203,6 +203,10 @@ impl Schedule {
     }
 }
 
+/// A seed the form gave that is not one of ours (unknown kind, or no id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadSeed;
+
 /// What a mixtape is built around, besides the DJ's taste.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seed {
@@ -214,11 +218,11 @@ pub enum Seed {
 impl Seed {
     /// From the form's `seed_type` and `seed_id`; empty type means no seed. `Err` for a type
     /// that is not one of ours or an empty id.
-    pub fn from_form(kind: &str, id: &str) -> Result<Option<Self>, ()> {
+    pub fn from_form(kind: &str, id: &str) -> Result<Option<Self>, BadSeed> {
         let id = id.trim();
         match kind.trim() {
             "" | "none" => Ok(None),
-            _ if id.is_empty() || id.len() > 4_000 => Err(()),
+            _ if id.is_empty() || id.len() > 4_000 => Err(BadSeed),
             "artist" => Ok(Some(Self::Artist(id.to_owned()))),
             "album" => Ok(Some(Self::Album(id.to_owned()))),
             "tracks" => {
@@ -230,12 +234,12 @@ impl Seed {
                     .map(str::to_owned)
                     .collect();
                 if ids.is_empty() {
-                    Err(())
+                    Err(BadSeed)
                 } else {
                     Ok(Some(Self::Tracks(ids)))
                 }
             }
-            _ => Err(()),
+            _ => Err(BadSeed),
         }
     }
 
@@ -317,8 +321,8 @@ mod tests {
             Seed::from_form("tracks", "t1, t2,"),
             Ok(Some(Seed::Tracks(vec!["t1".into(), "t2".into()])))
         );
-        assert_eq!(Seed::from_form("album", " "), Err(()));
-        assert_eq!(Seed::from_form("genre", "x"), Err(()));
+        assert_eq!(Seed::from_form("album", " "), Err(BadSeed));
+        assert_eq!(Seed::from_form("genre", "x"), Err(BadSeed));
         assert_eq!(
             Schedule::Weekly.next_due(Some(10), 0),
             Some(10 + 7 * 86_400)

@@ -139,7 +139,7 @@ fn seed_text(seed: &SeedText) -> String {
     }
 }
 
-fn taste<'a>(p: &'a Persona) -> [(&'static str, &'a str); 5] {
+fn taste(p: &Persona) -> [(&'static str, &str); 5] {
     [
         ("genres_include", or_none(&p.genres_include)),
         ("genres_exclude", or_none(&p.genres_exclude)),
