@@ -1,14 +1,16 @@
 //! The model's answer, from text to an ordered list of library tracks. The text is read
 //! tolerantly — code fences, prose around the object, trailing commas, an answer cut off
 //! mid-way, `track_id` for `id` — and never panics. Each pick must name a candidate: by its
-//! label (`c12`), else by exact normalised title and artist of a candidate; picks outside the
-//! list and repeats are dropped, and too few usable picks is an error.
+//! label (`c12`), else by exact normalised title and artist of a candidate, else through the
+//! matcher (`domain::matching`) with the candidates as its library, confident matches only;
+//! picks outside the list and repeats are dropped, and too few usable picks is an error.
 
 use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
 use crate::domain::dj::candidates::Candidate;
+use crate::domain::matching::{Index, LibraryTrack, Query};
 use crate::domain::text::normalize;
 
 /// Longest text kept from one field of the answer.
@@ -317,6 +319,13 @@ pub fn check(
             .or_insert(i);
         by_title.entry(t).or_default().push(i);
     }
+    let by_id: HashMap<&str, usize> = candidates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.track.id.as_str(), i))
+        .collect();
+    // Built on the first pick that needs it.
+    let mut index: Option<Index> = None;
     let mut used = HashSet::new();
     let mut picks = Vec::new();
     let (mut outside, mut repeated) = (0, 0);
