@@ -349,9 +349,35 @@ pub fn check(
                     return None;
                 }
                 if !raw.artist.is_empty() {
-                    return by_name
-                        .get(&(normalize(&raw.artist), title))
-                        .map(|i| (*i, true));
+                    if let Some(i) = by_name.get(&(normalize(&raw.artist), title)) {
+                        return Some((*i, true));
+                    }
+                    let index = index.get_or_insert_with(|| {
+                        Index::build(
+                            candidates
+                                .iter()
+                                .map(|c| LibraryTrack {
+                                    id: c.track.id.clone(),
+                                    title: c.track.title.clone(),
+                                    artist: c.track.artist.clone(),
+                                    album: Some(c.track.album.clone()),
+                                    album_artist: None,
+                                    duration_ms: None,
+                                    isrc: None,
+                                    mbid: None,
+                                })
+                                .collect(),
+                        )
+                    });
+                    let decision = index.match_query(&Query {
+                        title: raw.title.clone(),
+                        artist: raw.artist.clone(),
+                        ..Query::default()
+                    });
+                    return decision
+                        .predicted
+                        .filter(|_| decision.method.is_match())
+                        .and_then(|id| by_id.get(id.as_str()).map(|i| (*i, true)));
                 }
                 match by_title.get(&title).map(Vec::as_slice) {
                     Some([only]) => Some((*only, true)),
@@ -479,6 +505,22 @@ mod tests {
         let err = check(answer, &cands(5), 10, 5).unwrap_err();
         assert!(matches!(err, AnswerError::TooFew { usable: 3, .. }));
         assert!(err.to_string().contains("only 3 usable songs"));
+    }
+
+    #[test]
+    fn a_name_with_a_featured_artist_is_found_by_the_matcher() {
+        let answer = RawAnswer {
+            picks: vec![RawPick {
+                id: "x".into(),
+                title: "Song 2".into(),
+                artist: "Artist 2 feat. Somebody Else".into(),
+                ..RawPick::default()
+            }],
+            ..RawAnswer::default()
+        };
+        let c = check(answer, &cands(5), 5, 1).unwrap();
+        assert_eq!(c.picks[0].index, 1);
+        assert!(c.picks[0].repaired);
     }
 
     proptest! {
