@@ -71,8 +71,12 @@ CREATE TABLE mixtapes (
     generation_ms         INTEGER,
     -- The prompt as sent (it holds the user's listening history; shown on request only).
     prompt                TEXT    NOT NULL DEFAULT '',
-    -- The Navidrome playlist this mixtape is written to, once saved; updated in place.
+    -- The Navidrome playlist this mixtape is written to, once saved; updated in place. For an
+    -- enhancement written back in place, the enhanced playlist's own id from the start.
     navidrome_playlist_id TEXT,
+    -- An enhancement of an imported playlist: its songs reordered and `enhance_add` added.
+    source_playlist_id    INTEGER REFERENCES playlists (id) ON DELETE SET NULL,
+    enhance_add           INTEGER,
     saved_at              INTEGER,
     created_at            INTEGER NOT NULL,
     updated_at            INTEGER NOT NULL

@@ -281,6 +281,8 @@ pub struct MixtapeRow {
     pub navidrome_playlist_id: Option<String>,
     pub saved_at: Option<i64>,
     pub created_at: i64,
+    pub source_playlist_id: Option<i64>,
+    pub enhance_add: Option<i64>,
     pub track_count: i64,
 }
 
@@ -291,6 +293,7 @@ pub async fn mixtapes(db: &Db, user_id: UserId) -> Result<Vec<MixtapeRow>, sqlx:
                   m.seed_type, m.seed_id, m.schedule, m.status, m.error, m.intro, m.outro,
                   m.model, m.prompt_tokens, m.completion_tokens, m.generated_at,
                   m.generation_ms, m.navidrome_playlist_id, m.saved_at, m.created_at,
+                  m.source_playlist_id, m.enhance_add,
                   (SELECT COUNT(*) FROM mixtape_tracks t WHERE t.mixtape_id = m.id)
                       AS "track_count!: i64"
            FROM mixtapes m JOIN dj_personas d ON d.id = m.dj_id
@@ -308,6 +311,7 @@ pub async fn mixtape(db: &Db, user_id: UserId, id: i64) -> Result<Option<Mixtape
                   m.seed_type, m.seed_id, m.schedule, m.status, m.error, m.intro, m.outro,
                   m.model, m.prompt_tokens, m.completion_tokens, m.generated_at,
                   m.generation_ms, m.navidrome_playlist_id, m.saved_at, m.created_at,
+                  m.source_playlist_id, m.enhance_add,
                   (SELECT COUNT(*) FROM mixtape_tracks t WHERE t.mixtape_id = m.id)
                       AS "track_count!: i64"
            FROM mixtapes m JOIN dj_personas d ON d.id = m.dj_id
@@ -368,6 +372,96 @@ pub async fn insert_mixtape(
     .execute(db)
     .await?;
     Ok((r.rows_affected() == 1).then(|| r.last_insert_rowid()))
+}
+
+/// An enhancement of one of the user's imported playlists, as a mixtape; `Ok(None)` when the
+/// DJ or the playlist is not theirs. `navidrome_playlist_id` is set when the result is to be
+/// written back into that (Navidrome) playlist.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_enhancement(
+    db: &Db,
+    user_id: UserId,
+    name: &str,
+    dj_id: i64,
+    playlist_id: i64,
+    add: i64,
+    max_tracks: i64,
+    navidrome_playlist_id: Option<&str>,
+    now: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    let r = sqlx::query!(
+        "INSERT INTO mixtapes (user_id, name, dj_id, max_tracks, source_playlist_id, enhance_add,
+             navidrome_playlist_id, created_at, updated_at)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8
+         WHERE EXISTS (SELECT 1 FROM dj_personas WHERE id = ?3 AND user_id = ?1)
+           AND EXISTS (SELECT 1 FROM playlists WHERE id = ?5 AND user_id = ?1)",
+        user_id,
+        name,
+        dj_id,
+        max_tracks,
+        playlist_id,
+        add,
+        navidrome_playlist_id,
+        now
+    )
+    .execute(db)
+    .await?;
+    Ok((r.rows_affected() == 1).then(|| r.last_insert_rowid()))
+}
+
+/// One of the user's imported playlists, as an enhancement needs it.
+#[derive(Debug, Clone)]
+pub struct SourcePlaylist {
+    pub id: i64,
+    pub name: String,
+    pub service: String,
+    pub remote_id: String,
+    pub in_library: i64,
+}
+
+pub async fn source_playlist(
+    db: &Db,
+    user_id: UserId,
+    id: i64,
+) -> Result<Option<SourcePlaylist>, sqlx::Error> {
+    sqlx::query_as!(
+        SourcePlaylist,
+        r#"SELECT p.id AS "id!", p.name, p.service, p.remote_id,
+                  (SELECT COUNT(*) FROM playlist_tracks t
+                    WHERE t.playlist_id = p.id AND t.track_id IS NOT NULL) AS "in_library!: i64"
+           FROM playlists p WHERE p.user_id = ?1 AND p.id = ?2"#,
+        user_id,
+        id
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// The library tracks of one of the user's playlists, in playlist order (each once).
+pub async fn pool_of_playlist(
+    db: &Db,
+    user_id: UserId,
+    since: i64,
+    playlist_id: i64,
+) -> Result<Vec<PoolTrack>, sqlx::Error> {
+    sqlx::query_as!(
+        PoolTrack,
+        r#"SELECT t.id AS "id!", t.title AS "title!", t.artist AS "artist!",
+                  t.album AS "album!", t.artist_id, t.album_id, t.genres AS "genres!",
+                  (SELECT COUNT(*) FROM listens l
+                    WHERE l.user_id = ?1 AND l.track_id = t.id AND l.played_at >= ?2)
+                      AS "plays!: i64"
+           FROM playlist_tracks pt
+           JOIN playlists p ON p.id = pt.playlist_id AND p.user_id = ?1
+           JOIN tracks t ON t.id = pt.track_id
+           WHERE pt.playlist_id = ?3
+           GROUP BY t.id ORDER BY MIN(pt.position)"#,
+        user_id,
+        since,
+        playlist_id
+    )
+    .fetch_all(db)
+    .await
 }
 
 /// Change a mixtape's schedule.

@@ -37,6 +37,10 @@ pub fn router() -> Router<AppState> {
         .route("/vibes/mixtapes/{id}/save", post(save))
         .route("/vibes/mixtapes/{id}/schedule", post(schedule))
         .route("/vibes/mixtapes/{id}/delete", post(delete_mixtape))
+        .route(
+            "/playlists/{id}/enhance-vibes",
+            get(enhance_page).post(enhance),
+        )
 }
 
 /// What a Vibes action did.
@@ -771,6 +775,110 @@ async fn delete_mixtape(
         "/vibes/mixtapes",
         VibesNotice::MixtapeDeleted,
     ))
+}
+
+// ---------------------------------------------------------------- enhancing a playlist
+
+#[derive(Template)]
+#[template(path = "vibes_enhance.html")]
+struct EnhancePage {
+    ctx: PageCtx,
+    error: Option<&'static str>,
+    ai_ready: bool,
+    how_to: &'static str,
+    id: i64,
+    name: String,
+    in_library: i64,
+    is_navidrome: bool,
+    djs: Vec<(i64, String)>,
+    max_add: i64,
+}
+
+async fn enhance_view(
+    core: &Core,
+    user: CurrentUser,
+    id: i64,
+    error: Option<&'static str>,
+) -> AppResult<EnhancePage> {
+    let source = vibes::source_playlist(core, user.user_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let djs = vibes::personas(core, user.user_id).await?;
+    Ok(EnhancePage {
+        error,
+        ai_ready: ai_ready(core, &user).await?,
+        how_to: ai::HOW_TO_CONFIGURE,
+        id,
+        name: source.name,
+        in_library: source.in_library,
+        is_navidrome: source.service == "navidrome",
+        djs: djs.into_iter().map(|d| (d.id, d.name)).collect(),
+        max_add: vibes::MAX_ENHANCE_ADD,
+        ctx: PageCtx::signed_in(user.username, user.csrf_token, "playlists"),
+    })
+}
+
+async fn enhance_page(
+    State(core): State<Core>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let id = parse_id(&id)?;
+    let view = enhance_view(&core, user, id, None).await?;
+    Ok(render(&view, StatusCode::OK))
+}
+
+#[derive(Deserialize)]
+struct EnhanceForm {
+    #[serde(default)]
+    dj_id: String,
+    #[serde(default)]
+    add: String,
+    /// `one_time`: write the result back into the Navidrome playlist; `convert_to_mixtape`: a
+    /// new mixtape.
+    #[serde(default)]
+    mode: String,
+}
+
+async fn enhance(
+    State(core): State<Core>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    form: Result<Form<EnhanceForm>, FormRejection>,
+) -> AppResult<Response> {
+    let id = parse_id(&id)?;
+    let Ok(Form(f)) = form else {
+        return Err(AppError::BadRequest(
+            "The form was incomplete. Go back and try again.",
+        ));
+    };
+    let dj_id: i64 = f.dj_id.trim().parse().unwrap_or(0);
+    let add: i64 = match f.add.trim() {
+        "" => 5,
+        s => s
+            .parse()
+            .map_err(|_| AppError::BadRequest("Say how many songs to add (1 to 20)."))?,
+    };
+    let in_place = match f.mode.trim() {
+        "one_time" => true,
+        "" | "convert_to_mixtape" => false,
+        _ => return Err(AppError::BadRequest("Choose where the result goes.")),
+    };
+    if vibes::source_playlist(&core, user.user_id, id)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::NotFound);
+    }
+    let mixtape =
+        match vibes::create_enhancement(&core, user.user_id, id, dj_id, add, in_place).await? {
+            Ok(m) => m,
+            Err(problem) => {
+                let view = enhance_view(&core, user, id, Some(problem.message())).await?;
+                return Ok(render(&view, StatusCode::UNPROCESSABLE_ENTITY));
+            }
+        };
+    generate(State(core), user, Path(mixtape.to_string())).await
 }
 
 #[cfg(test)]

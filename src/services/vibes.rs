@@ -30,6 +30,8 @@ const POOL_RANDOM: i64 = 4_000;
 const POOL_PLAYED: i64 = 400;
 const POOL_TASTE: i64 = 600;
 const POOL_SEED: i64 = 300;
+/// Songs an enhancement may add.
+pub const MAX_ENHANCE_ADD: i64 = 20;
 /// Never more candidates than this, whatever the budget.
 const MAX_CANDIDATES: usize = 600;
 /// Answer tokens allowed per song asked for (reason) plus the intro and outro.
@@ -191,6 +193,78 @@ pub async fn create_mixtape(
     )
     .await?;
     Ok(id.ok_or(MixtapeProblem::NoSuchDj))
+}
+
+/// Why an enhancement was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnhanceProblem {
+    NoSuchPlaylistOrDj,
+    NothingInLibrary,
+    /// Written back in place only works for Navidrome playlists.
+    NotNavidrome,
+}
+
+impl EnhanceProblem {
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::NoSuchPlaylistOrDj => "Choose one of your DJs and one of your playlists.",
+            Self::NothingInLibrary => {
+                "None of this playlist's songs is in your library, so there is nothing to reorder."
+            }
+            Self::NotNavidrome => {
+                "Only a Navidrome playlist can be rewritten in place; choose \"as a new mixtape\"."
+            }
+        }
+    }
+}
+
+/// Set up an enhancement of one of the user's imported playlists as a mixtape (queued by the
+/// caller): reordered with `add` library songs, either a new mixtape or, for a Navidrome
+/// playlist, written back into that playlist (same id) once generated.
+pub async fn create_enhancement(
+    core: &Core,
+    user_id: UserId,
+    playlist_id: i64,
+    dj_id: i64,
+    add: i64,
+    in_place: bool,
+) -> Result<Result<i64, EnhanceProblem>, ServiceError> {
+    let Some(source) = db::vibes::source_playlist(&core.db, user_id, playlist_id).await? else {
+        return Ok(Err(EnhanceProblem::NoSuchPlaylistOrDj));
+    };
+    if source.in_library == 0 {
+        return Ok(Err(EnhanceProblem::NothingInLibrary));
+    }
+    if in_place && source.service != "navidrome" {
+        return Ok(Err(EnhanceProblem::NotNavidrome));
+    }
+    let add = add.clamp(1, MAX_ENHANCE_ADD);
+    let name: String = format!("{} (enhanced)", source.name)
+        .chars()
+        .take(200)
+        .collect();
+    let id = db::vibes::insert_enhancement(
+        &core.db,
+        user_id,
+        &name,
+        dj_id,
+        playlist_id,
+        add,
+        (source.in_library + add).clamp(dj::MIN_TRACKS, 10_000),
+        in_place.then_some(source.remote_id.as_str()),
+        core.clock.now(),
+    )
+    .await?;
+    Ok(id.ok_or(EnhanceProblem::NoSuchPlaylistOrDj))
+}
+
+/// One of the user's playlists, for the enhance form.
+pub async fn source_playlist(
+    core: &Core,
+    user_id: UserId,
+    playlist_id: i64,
+) -> Result<Option<db::vibes::SourcePlaylist>, ServiceError> {
+    Ok(db::vibes::source_playlist(&core.db, user_id, playlist_id).await?)
 }
 
 pub async fn mixtapes(core: &Core, user_id: UserId) -> Result<Vec<MixtapeRow>, ServiceError> {
@@ -400,8 +474,30 @@ async fn generate(
     };
     let wanted = usize::try_from(m.max_tracks.clamp(dj::MIN_TRACKS, dj::MAX_TRACKS)).unwrap_or(25);
 
-    // 1. Candidates from the library.
+    // 1. Candidates from the library (and, for an enhancement, the playlist's own songs).
     let since = core.clock.now() - HISTORY_WINDOW_SECS;
+    let enhance = match m.source_playlist_id {
+        Some(src) => {
+            let Some(source) = db::vibes::source_playlist(&core.db, user_id, src).await? else {
+                return Ok(Err("The playlist to enhance is gone.".into()));
+            };
+            let existing: Vec<Track> = db::vibes::pool_of_playlist(&core.db, user_id, since, src)
+                .await?
+                .into_iter()
+                .map(track_of)
+                .collect();
+            if existing.is_empty() {
+                return Ok(Err(
+                    "None of the playlist's songs is in your library, so there is nothing to reorder."
+                        .into(),
+                ));
+            }
+            let add =
+                usize::try_from(m.enhance_add.unwrap_or(5).clamp(1, MAX_ENHANCE_ADD)).unwrap_or(5);
+            Some((source, existing, add))
+        }
+        None => None,
+    };
     let (pool, seed_ids, seed_text) =
         pool_for(core, user_id, since, &persona, seed.as_ref()).await?;
     if pool.is_empty() {
@@ -411,46 +507,84 @@ async fn generate(
     }
     let budget_chars =
         usize::try_from(core.config.vibes.prompt_tokens.saturating_mul(4)).unwrap_or(24_000);
-    let none = HashSet::new();
+    let exclude: HashSet<String> = enhance
+        .as_ref()
+        .map(|(_, existing, _)| existing.iter().map(|t| t.id.clone()).collect())
+        .unwrap_or_default();
     let selection = Selection {
         persona: &persona,
         seed_ids: &seed_ids,
-        exclude_ids: &none,
+        exclude_ids: &exclude,
         budget_chars,
         max_candidates: MAX_CANDIDATES,
     };
-    let candidates = candidates::select(pool, &selection, &mut Rng::new(rand::random()));
-    if candidates.len() < usize::try_from(dj::MIN_TRACKS).unwrap_or(5) {
+    let picked = candidates::select(pool, &selection, &mut Rng::new(rand::random()));
+    let min_candidates = if enhance.is_some() {
+        1
+    } else {
+        usize::try_from(dj::MIN_TRACKS).unwrap_or(5)
+    };
+    if picked.len() < min_candidates {
         return Ok(Err(format!(
             "Only {} songs of your library fit this DJ (after their exclusions); a mixtape needs at least {}.",
-            candidates.len(),
+            picked.len(),
             dj::MIN_TRACKS
         )));
     }
-    let wanted = wanted.min(candidates.len());
     step(1);
 
     // 2. The prompt and the call.
-    let history: Vec<Played> = db::vibes::history(&core.db, user_id, since, HISTORY_LINES)
-        .await?
-        .into_iter()
-        .map(|h| Played {
-            title: h.title,
-            artist: h.artist,
-            plays: h.plays,
-        })
-        .collect();
     let system = prompt::system(&template(core, "system.txt", prompt::SYSTEM), &persona);
-    let user_prompt = prompt::mixtape(
-        &template(core, "generate_mixtape.txt", prompt::GENERATE_MIXTAPE),
-        &persona,
-        wanted,
-        &seed_text,
-        &history,
-        &candidates,
-    );
-    let max_tokens =
-        ANSWER_TOKENS_BASE + ANSWER_TOKENS_PER_TRACK * u32::try_from(wanted).unwrap_or(100);
+    // `candidates`: everything a pick may name (for an enhancement, the playlist's songs
+    // labelled e1… first); `wanted`: how many picks to keep; `keep`: the playlist's songs.
+    let (candidates, user_prompt, wanted, keep) = match &enhance {
+        Some((source, existing, add)) => {
+            let existing_c: Vec<Candidate> = existing
+                .iter()
+                .enumerate()
+                .map(|(i, t)| Candidate {
+                    label: format!("e{}", i + 1),
+                    track: t.clone(),
+                })
+                .collect();
+            let add = (*add).min(picked.len());
+            let user_prompt = prompt::enhance(
+                &template(core, "enhance_playlist.txt", prompt::ENHANCE_PLAYLIST),
+                &persona,
+                &source.name,
+                add,
+                &existing_c,
+                &picked,
+            );
+            let keep = existing_c.len();
+            let mut all = existing_c;
+            all.extend(picked);
+            (all, user_prompt, keep + add, Some((keep, add)))
+        }
+        None => {
+            let wanted = wanted.min(picked.len());
+            let history: Vec<Played> = db::vibes::history(&core.db, user_id, since, HISTORY_LINES)
+                .await?
+                .into_iter()
+                .map(|h| Played {
+                    title: h.title,
+                    artist: h.artist,
+                    plays: h.plays,
+                })
+                .collect();
+            let user_prompt = prompt::mixtape(
+                &template(core, "generate_mixtape.txt", prompt::GENERATE_MIXTAPE),
+                &persona,
+                wanted,
+                &seed_text,
+                &history,
+                &picked,
+            );
+            (picked, user_prompt, wanted, None)
+        }
+    };
+    let max_tokens = ANSWER_TOKENS_BASE
+        + ANSWER_TOKENS_PER_TRACK * u32::try_from(wanted).unwrap_or(100).min(200);
     let answer = match ai::chat(core, user_id, &p, &system, &user_prompt, max_tokens).await? {
         Ok(a) => a,
         Err(AiFailure::Provider(e)) => {
@@ -464,12 +598,20 @@ async fn generate(
     step(2);
 
     // 3. The answer, checked against the candidates.
-    let checked = match answer::parse(&answer.content)
-        .and_then(|raw| answer::check(raw, &candidates, wanted, min_usable(wanted)))
+    let min = if keep.is_some() {
+        1
+    } else {
+        min_usable(wanted)
+    };
+    let mut checked = match answer::parse(&answer.content)
+        .and_then(|raw| answer::check(raw, &candidates, wanted, min))
     {
         Ok(c) => c,
         Err(e) => return Ok(Err(answer_failure(&e))),
     };
+    if let Some((keep, add)) = keep {
+        checked.picks = answer::keep_all(checked.picks, keep, add);
+    }
     if checked.outside + checked.repeated > 0 {
         tracing::info!(
             mixtape = id,

@@ -24,7 +24,11 @@ impl<F: Fn(&[String]) -> String + Send + Sync + 'static> Respond for FakeDj<F> {
         let labels: Vec<String> = user
             .lines()
             .filter_map(|l| l.split(" | ").next())
-            .filter(|x| x.len() > 1 && x.starts_with('c') && x[1..].parse::<u32>().is_ok())
+            .filter(|x| {
+                x.len() > 1
+                    && (x.starts_with('c') || x.starts_with('e'))
+                    && x[1..].parse::<u32>().is_ok()
+            })
             .map(str::to_owned)
             .collect();
         ResponseTemplate::new(200).set_body_json(json!({
@@ -831,5 +835,152 @@ async fn another_users_mixtape_or_dj_is_not_found_and_bad_input_is_a_4xx() {
         )
         .await,
         0
+    );
+}
+
+#[tokio::test]
+async fn a_navidrome_playlist_is_enhanced_in_place_or_as_a_new_mixtape() {
+    // Shuffle the playlist's own songs: the fake answers e3, e2, e1 and then two new ones.
+    let llm = fake_llm(|labels: &[String]| {
+        let mut picks: Vec<Value> = labels
+            .iter()
+            .filter(|l| l.starts_with('e'))
+            .rev()
+            .map(|l| json!({"id": l, "reason": "moved"}))
+            .collect();
+        picks.extend(
+            labels
+                .iter()
+                .filter(|l| l.starts_with('c'))
+                .take(2)
+                .map(|l| json!({"id": l, "reason": "added"})),
+        );
+        json!({"intro": "Better now.", "tracks": picks, "outro": "Enjoy."}).to_string()
+    })
+    .await;
+    let app = spawn_app(options(&llm)).await;
+    let mut b = sign_in(&app).await;
+    // A Navidrome playlist of three library songs, on the peer and as imported.
+    let songs: Vec<String> = sqlx::query_scalar("SELECT id FROM tracks ORDER BY id LIMIT 3")
+        .fetch_all(&app.state.core.db)
+        .await
+        .unwrap();
+    let name = format!("spotter-enhance-{}", spotter::crypto::random_token(6));
+    let created = subsonic(
+        "createPlaylist",
+        &[
+            ("name", &name),
+            ("songId", &songs[0]),
+            ("songId", &songs[1]),
+            ("songId", &songs[2]),
+        ],
+    )
+    .await;
+    let remote_id = created["playlist"]["id"].as_str().unwrap().to_owned();
+    let user_id: i64 = sqlx::query_scalar("SELECT id FROM users")
+        .fetch_one(&app.state.core.db)
+        .await
+        .unwrap();
+    let playlist: i64 = sqlx::query_scalar(
+        "INSERT INTO playlists (user_id, service, remote_id, name, kind, track_count, imported_at)
+         VALUES (?1, 'navidrome', ?2, ?3, 'navidrome', 3, 0) RETURNING id",
+    )
+    .bind(user_id)
+    .bind(&remote_id)
+    .bind(&name)
+    .fetch_one(&app.state.core.db)
+    .await
+    .unwrap();
+    for (i, s) in songs.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO playlist_tracks (playlist_id, position, title, artist, title_norm, artist_norm, track_id)
+             VALUES (?1, ?2, 't', 'a', 't', 'a', ?3)",
+        )
+        .bind(playlist)
+        .bind(i as i64)
+        .bind(s)
+        .execute(&app.state.core.db)
+        .await
+        .unwrap();
+    }
+    let form = b.get(&format!("/playlists/{playlist}/enhance-vibes")).await;
+    assert_eq!(form.status, 200);
+    assert!(form.body.contains("one_time"));
+    let dj = first_dj(&app).await.to_string();
+    let csrf = b.csrf().await;
+    let resp = b
+        .post(
+            &format!("/playlists/{playlist}/enhance-vibes"),
+            &[
+                ("csrf_token", &csrf),
+                ("dj_id", &dj),
+                ("add", "2"),
+                ("mode", "one_time"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status, 303, "{}", resp.body);
+    spotter::jobs::wait_idle(&app.state.core, JobName::Vibes).await;
+    let mixtape: i64 = sqlx::query_scalar("SELECT id FROM mixtapes WHERE source_playlist_id = ?1")
+        .bind(playlist)
+        .fetch_one(&app.state.core.db)
+        .await
+        .unwrap();
+    let stored = stored_tracks(&app, mixtape).await;
+    let remote = subsonic("getPlaylist", &[("id", &remote_id)]).await;
+    subsonic("deletePlaylist", &[("id", &remote_id)]).await;
+    let remote: Vec<String> = remote["playlist"]["entry"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|e| e["id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(stored.len(), 5, "three kept, two added");
+    assert_eq!(
+        &stored[..3],
+        &[songs[2].clone(), songs[1].clone(), songs[0].clone()]
+    );
+    assert!(!songs.contains(&stored[3]) && !songs.contains(&stored[4]));
+    assert_eq!(
+        remote, stored,
+        "written back into the same Navidrome playlist"
+    );
+    let page = b.get(&format!("/vibes/mixtapes/{mixtape}")).await;
+    assert!(page.body.contains("Better now."));
+
+    // As a new mixtape: the playlist is left alone; a Spotify playlist cannot go in place.
+    let resp = b
+        .post(
+            &format!("/playlists/{playlist}/enhance-vibes"),
+            &[
+                ("csrf_token", &csrf),
+                ("dj_id", &dj),
+                ("add", "1"),
+                ("mode", "convert_to_mixtape"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status, 303);
+    spotter::jobs::wait_idle(&app.state.core, JobName::Vibes).await;
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM mixtapes WHERE source_playlist_id IS NOT NULL AND navidrome_playlist_id IS NULL AND status = 'ready'").await,
+        1
+    );
+    sqlx::query("UPDATE playlists SET service = 'spotify', kind = 'user' WHERE id = ?1")
+        .bind(playlist)
+        .execute(&app.state.core.db)
+        .await
+        .unwrap();
+    let resp = b
+        .post(
+            &format!("/playlists/{playlist}/enhance-vibes"),
+            &[("csrf_token", &csrf), ("dj_id", &dj), ("mode", "one_time")],
+        )
+        .await;
+    assert_eq!(resp.status, 422);
+    assert!(
+        resp.body
+            .contains("Only a Navidrome playlist can be rewritten in place")
     );
 }

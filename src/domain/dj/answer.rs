@@ -411,6 +411,34 @@ pub fn check(
     })
 }
 
+/// An enhancement's picks: every kept song (indexes `0..keep`) exactly once and at most `add`
+/// new ones, in the DJ's order; kept songs the DJ left out follow at the end in their old order.
+pub fn keep_all(picks: Vec<Pick>, keep: usize, add: usize) -> Vec<Pick> {
+    let mut out = Vec::with_capacity(keep + add);
+    let mut seen = HashSet::new();
+    let mut added = 0;
+    for p in picks {
+        if p.index < keep {
+            if seen.insert(p.index) {
+                out.push(p);
+            }
+        } else if added < add {
+            added += 1;
+            out.push(p);
+        }
+    }
+    for index in 0..keep {
+        if !seen.contains(&index) {
+            out.push(Pick {
+                index,
+                reason: String::new(),
+                repaired: true,
+            });
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -521,6 +549,20 @@ mod tests {
         let c = check(answer, &cands(5), 5, 1).unwrap();
         assert_eq!(c.picks[0].index, 1);
         assert!(c.picks[0].repaired);
+    }
+
+    #[test]
+    fn an_enhancement_keeps_every_song_and_adds_at_most_n() {
+        let p = |index: usize| Pick {
+            index,
+            reason: String::new(),
+            repaired: false,
+        };
+        let out = keep_all(vec![p(4), p(1), p(5), p(6), p(0)], 3, 2);
+        assert_eq!(
+            out.iter().map(|p| p.index).collect::<Vec<_>>(),
+            vec![4, 1, 5, 0, 2]
+        );
     }
 
     proptest! {
