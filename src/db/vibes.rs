@@ -850,3 +850,84 @@ pub async fn seed_artists(db: &Db, limit: i64) -> Result<Vec<(String, String)>, 
     .await?;
     Ok(rows.into_iter().map(|r| (r.id, r.name)).collect())
 }
+
+// ---------------------------------------------------------------- similar artists
+
+/// Other artists' plays within an hour of the user's plays of `artist_id` (its latest 500).
+pub async fn played_near(
+    db: &Db,
+    user_id: UserId,
+    artist_id: &str,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"SELECT t2.artist_id AS "artist_id!: String", COUNT(*) AS "n!: i64"
+           FROM (SELECT l.played_at FROM listens l JOIN tracks t ON t.id = l.track_id
+                  WHERE l.user_id = ?1 AND t.artist_id = ?2
+                  ORDER BY l.played_at DESC LIMIT 500) a
+           JOIN listens l2 ON l2.user_id = ?1
+                          AND l2.played_at BETWEEN a.played_at - 3600 AND a.played_at + 3600
+           JOIN tracks t2 ON t2.id = l2.track_id
+           WHERE t2.artist_id IS NOT NULL AND t2.artist_id <> ?2
+           GROUP BY t2.artist_id ORDER BY 2 DESC LIMIT 100"#,
+        user_id,
+        artist_id
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.artist_id, r.n)).collect())
+}
+
+/// Other artists in the same playlists of the user as `artist_id`: how many playlists.
+pub async fn playlist_neighbours(
+    db: &Db,
+    user_id: UserId,
+    artist_id: &str,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"SELECT t2.artist_id AS "artist_id!: String", COUNT(DISTINCT pt2.playlist_id) AS "n!: i64"
+           FROM playlists p
+           JOIN playlist_tracks pt1 ON pt1.playlist_id = p.id
+           JOIN tracks t1 ON t1.id = pt1.track_id AND t1.artist_id = ?2
+           JOIN playlist_tracks pt2 ON pt2.playlist_id = p.id
+           JOIN tracks t2 ON t2.id = pt2.track_id
+           WHERE p.user_id = ?1 AND t2.artist_id IS NOT NULL AND t2.artist_id <> ?2
+           GROUP BY t2.artist_id ORDER BY 2 DESC LIMIT 100"#,
+        user_id,
+        artist_id
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.artist_id, r.n)).collect())
+}
+
+/// The genres (lower-cased) of an artist's library tracks.
+pub async fn artist_genres(db: &Db, artist_id: &str) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT DISTINCT lower(g.value) AS "genre!: String"
+           FROM tracks t, json_each(t.genres) g
+           WHERE t.artist_id = ?1 AND g.type = 'text' LIMIT 50"#,
+        artist_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Other artists with any of `genres_json` (lower-cased): (artist id, genre) pairs.
+pub async fn artists_sharing_genres(
+    db: &Db,
+    artist_id: &str,
+    genres_json: &str,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"SELECT DISTINCT t.artist_id AS "artist_id!: String", lower(g.value) AS "genre!: String"
+           FROM tracks t, json_each(t.genres) g
+           WHERE t.artist_id IS NOT NULL AND t.artist_id <> ?1 AND g.type = 'text'
+             AND lower(g.value) IN (SELECT value FROM json_each(?2))
+           LIMIT 5000"#,
+        artist_id,
+        genres_json
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.artist_id, r.genre)).collect())
+}

@@ -165,6 +165,7 @@ struct ArtistPage {
     ctx: PageCtx,
     artist: ArtistItem,
     albums: Vec<AlbumItem>,
+    similar: Vec<crate::services::vibes::SimilarArtist>,
 }
 
 async fn artist_page(
@@ -175,9 +176,12 @@ async fn artist_page(
     let (artist, albums) = library::artist(&state.core, &id)
         .await?
         .ok_or(AppError::NotFound)?;
+    let similar =
+        crate::services::vibes::similar_artists(&state.core, user.user_id, &artist.id, 10).await?;
     let view = ArtistPage {
         artist,
         albums,
+        similar,
         ctx: PageCtx::signed_in(user.username, user.csrf_token, "library"),
     };
     Ok(render(&view, StatusCode::OK))

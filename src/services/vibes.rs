@@ -838,3 +838,53 @@ pub async fn save_to_navidrome(
         }
     }
 }
+
+// ---------------------------------------------------------------- similar artists
+
+/// A similar artist of the library, as the artist page shows it.
+#[derive(Debug, Clone)]
+pub struct SimilarArtist {
+    pub id: String,
+    pub name: String,
+    pub why: String,
+}
+
+/// The artists of the library most like `artist_id` for this user: listening co-occurrence,
+/// playlist co-occurrence and shared genres (`domain::dj::similar`). No AI call.
+pub async fn similar_artists(
+    core: &Core,
+    user_id: UserId,
+    artist_id: &str,
+    limit: usize,
+) -> Result<Vec<SimilarArtist>, ServiceError> {
+    use std::collections::HashMap;
+
+    use crate::domain::dj::similar::{self, Signals};
+
+    let mut signals: HashMap<String, Signals> = HashMap::new();
+    for (id, n) in db::vibes::played_near(&core.db, user_id, artist_id).await? {
+        signals.entry(id).or_default().played_near = n;
+    }
+    for (id, n) in db::vibes::playlist_neighbours(&core.db, user_id, artist_id).await? {
+        signals.entry(id).or_default().playlists = n;
+    }
+    let genres = db::vibes::artist_genres(&core.db, artist_id).await?;
+    if !genres.is_empty() {
+        let json = serde_json::to_string(&genres).unwrap_or_else(|_| "[]".into());
+        for (id, g) in db::vibes::artists_sharing_genres(&core.db, artist_id, &json).await? {
+            signals.entry(id).or_default().shared_genres.push(g);
+        }
+    }
+    let ranked = similar::rank(signals, genres.len(), limit);
+    let mut out = Vec::with_capacity(ranked.len());
+    for s in ranked {
+        if let Some(name) = db::vibes::artist_name(&core.db, &s.artist_id).await? {
+            out.push(SimilarArtist {
+                why: similar::why(&s.signals),
+                id: s.artist_id,
+                name,
+            });
+        }
+    }
+    Ok(out)
+}

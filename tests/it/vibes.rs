@@ -984,3 +984,68 @@ async fn a_navidrome_playlist_is_enhanced_in_place_or_as_a_new_mixtape() {
             .contains("Only a Navidrome playlist can be rewritten in place")
     );
 }
+
+#[tokio::test]
+async fn an_artist_page_lists_similar_artists_of_the_library() {
+    let app = spawn_app(Options::with_peer()).await;
+    let mut b = sign_in(&app).await;
+    let artists: Vec<(String, String)> = sqlx::query_as(
+        "SELECT artist_id, MIN(id) FROM tracks WHERE artist_id IS NOT NULL GROUP BY artist_id ORDER BY artist_id LIMIT 2",
+    )
+    .fetch_all(&app.state.core.db)
+    .await
+    .unwrap();
+    assert_eq!(artists.len(), 2, "the peer has two artists");
+    let user_id: i64 = sqlx::query_scalar("SELECT id FROM users")
+        .fetch_one(&app.state.core.db)
+        .await
+        .unwrap();
+    // The two artists share a playlist and were played ten minutes apart.
+    let playlist: i64 = sqlx::query_scalar(
+        "INSERT INTO playlists (user_id, service, remote_id, name, kind, imported_at)
+         VALUES (?1, 'spotify', 'x', 'Mix', 'user', 0) RETURNING id",
+    )
+    .bind(user_id)
+    .fetch_one(&app.state.core.db)
+    .await
+    .unwrap();
+    for (i, (_, track)) in artists.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO playlist_tracks (playlist_id, position, title, artist, title_norm, artist_norm, track_id)
+             VALUES (?1, ?2, 't', 'a', 't', 'a', ?3)",
+        )
+        .bind(playlist)
+        .bind(i as i64)
+        .bind(track)
+        .execute(&app.state.core.db)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO listens (user_id, played_at, title, artist, title_norm, artist_norm, track_id)
+             VALUES (?1, ?2, 't', 'a', 't', 'a', ?3)",
+        )
+        .bind(user_id)
+        .bind(1_000_000 + i as i64 * 600)
+        .bind(track)
+        .execute(&app.state.core.db)
+        .await
+        .unwrap();
+    }
+    let page = b
+        .get(&format!("/library/artists/{}", urlencode(&artists[0].0)))
+        .await;
+    assert_eq!(page.status, 200);
+    let section = page.body.split("id=\"similar-artists\"").nth(1).unwrap();
+    assert!(
+        section.contains(&format!("/library/artists/{}", urlencode(&artists[1].0))),
+        "{section}"
+    );
+    assert!(
+        section.contains("played near it 1 time · together in 1 playlist"),
+        "{section}"
+    );
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}

@@ -6,6 +6,7 @@
 pub mod answer;
 pub mod candidates;
 pub mod prompt;
+pub mod similar;
 
 use crate::domain::text::normalize;
 
