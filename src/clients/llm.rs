@@ -351,7 +351,127 @@ pub fn redact_key(text: &str, key: Option<&SecretString>) -> String {
 
 #[cfg(test)]
 mod tests {
+    use wiremock::matchers::{body_partial_json, header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
     use super::*;
+
+    fn ok_body() -> serde_json::Value {
+        serde_json::json!({"model": "m-1", "choices": [{"message": {"content": "{\"ok\": true}"}}],
+                           "usage": {"prompt_tokens": 7, "completion_tokens": 3}})
+    }
+
+    fn request() -> ChatRequest<'static> {
+        ChatRequest {
+            model: "m",
+            system: "s",
+            user: "u",
+            temperature: 0.5,
+            max_tokens: 10,
+            json: true,
+        }
+    }
+
+    async fn client(server: &MockServer, timeout: Duration) -> LlmClient {
+        LlmClient::new(
+            &Url::parse(&format!("{}/v1", server.uri())).unwrap(),
+            timeout,
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_chat_asks_for_json_sends_the_key_and_reads_usage() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/v1/chat/completions"))
+            .and(header("authorization", "Bearer sk-abc-123456789"))
+            .and(body_partial_json(serde_json::json!({
+                "model": "m", "response_format": {"type": "json_object"},
+                "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]
+            })))
+            .respond_with(ResponseTemplate::new(200).set_body_json(ok_body()))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let key = SecretString::from("sk-abc-123456789");
+        let a = client(&server, Duration::from_secs(5))
+            .await
+            .chat(Some(&key), &request())
+            .await
+            .unwrap();
+        assert_eq!(a.content, "{\"ok\": true}");
+        assert_eq!(
+            (a.model.as_str(), a.prompt_tokens, a.completion_tokens),
+            ("m-1", 7, 3)
+        );
+    }
+
+    #[tokio::test]
+    async fn rate_limits_and_server_errors_are_retried_then_given_up() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0"))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(ok_body()))
+            .mount(&server)
+            .await;
+        let c = client(&server, Duration::from_secs(5)).await;
+        assert!(c.chat(None, &request()).await.is_ok());
+        assert_eq!(server.received_requests().await.unwrap().len(), 2);
+
+        let failing = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(503))
+            .mount(&failing)
+            .await;
+        let c = client(&failing, Duration::from_secs(5)).await;
+        assert_eq!(
+            c.chat(None, &request()).await,
+            Err(LlmError::Call(CallFailure::Server(503)))
+        );
+        assert_eq!(failing.received_requests().await.unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_slow_provider_fails_within_the_timeout() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(ok_body())
+                    .set_delay(Duration::from_secs(5)),
+            )
+            .mount(&server)
+            .await;
+        let started = std::time::Instant::now();
+        let r = client(&server, Duration::from_millis(500))
+            .await
+            .chat(None, &request())
+            .await;
+        assert_eq!(r, Err(LlmError::Call(CallFailure::Unreachable)));
+        assert!(started.elapsed() < Duration::from_secs(3));
+    }
+
+    #[tokio::test]
+    async fn models_are_listed_or_absent() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/v1/models"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                serde_json::json!({"data": [{"id": "b"}, {"id": "a"}, {"id": "a"}]}),
+            ))
+            .mount(&server)
+            .await;
+        let c = client(&server, Duration::from_secs(5)).await;
+        assert_eq!(c.models(None).await.unwrap(), vec!["a", "b"]);
+        let none = MockServer::start().await;
+        let c = client(&none, Duration::from_secs(5)).await;
+        assert_eq!(c.models(None).await.unwrap(), Vec::<String>::new());
+    }
 
     #[test]
     fn provider_errors_keep_their_text_without_the_key() {

@@ -501,6 +501,40 @@ async fn the_provider_sees_only_music_and_the_users_words() {
     generate(&mut b, id).await;
     let seeded = create_mixtape(&mut b, dj, &[("seed_type", "artist"), ("seed_id", "nope")]).await;
     generate(&mut b, seeded).await;
+    // Enhancing a playlist.
+    let playlist: i64 = sqlx::query_scalar(
+        "INSERT INTO playlists (user_id, service, remote_id, name, kind, imported_at)
+         SELECT id, 'spotify', 'x', 'Road trip', 'user', 0 FROM users RETURNING id",
+    )
+    .fetch_one(&app.state.core.db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO playlist_tracks (playlist_id, position, title, artist, title_norm, artist_norm, track_id)
+         SELECT ?1, 0, 't', 'a', 't', 'a', MIN(id) FROM tracks",
+    )
+    .bind(playlist)
+    .execute(&app.state.core.db)
+    .await
+    .unwrap();
+    let csrf = b.csrf().await;
+    let dj_s = dj.to_string();
+    let resp = b
+        .post(
+            &format!("/playlists/{playlist}/enhance-vibes"),
+            &[("csrf_token", &csrf), ("dj_id", &dj_s), ("add", "2")],
+        )
+        .await;
+    assert_eq!(resp.status, 303, "{}", resp.body);
+    spotter::jobs::wait_idle(&app.state.core, JobName::Vibes).await;
+    assert!(
+        llm.received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| String::from_utf8_lossy(&r.body).contains("Road trip")),
+        "the enhancement reached the provider"
+    );
 
     let token = b.cookies.get("spotter_token").cloned().unwrap();
     let (session_id, user_id): (String, i64) =
@@ -509,7 +543,7 @@ async fn the_provider_sees_only_music_and_the_users_words() {
             .await
             .unwrap();
     let requests = llm.received_requests().await.unwrap();
-    assert!(requests.len() >= 4, "{}", requests.len());
+    assert!(requests.len() >= 5, "{}", requests.len());
     let mut bodies = 0;
     for r in &requests {
         // The key goes in the Authorization header and nowhere else.
@@ -544,7 +578,7 @@ async fn the_provider_sees_only_music_and_the_users_words() {
             bodies += 1;
         }
     }
-    assert!(bodies >= 3);
+    assert!(bodies >= 4);
 }
 
 fn spotter_key() -> &'static str {
