@@ -1083,3 +1083,63 @@ async fn an_artist_page_lists_similar_artists_of_the_library() {
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+#[tokio::test]
+async fn rotation_and_clear_credentials_cover_the_ui_key() {
+    use secrecy::ExposeSecret;
+    use spotter::crypto::registry::AI_API_KEY;
+    use spotter::crypto::{FieldCipher, FieldRef};
+    let app = spawn_app(Options::with_peer()).await;
+    let mut b = sign_in(&app).await;
+    let csrf = b.csrf().await;
+    let resp = b
+        .post(
+            "/preferences/ai",
+            &[("csrf_token", &csrf), ("api_key", KEY)],
+        )
+        .await;
+    assert_eq!(resp.status, 303);
+    let user: String = sqlx::query_scalar("SELECT CAST(user_id AS TEXT) FROM ai_settings")
+        .fetch_one(&app.state.core.db)
+        .await
+        .unwrap();
+    let hex: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&ENCRYPTION_KEY[i * 2..i * 2 + 2], 16).unwrap())
+        .collect();
+    let old = spotter::config::EncryptionKey::from_bytes(hex.try_into().unwrap());
+    let new = spotter::config::EncryptionKey::from_bytes([0x6b; 32]);
+    let rotating = FieldCipher::new(&new, Some(&old));
+    let new_only = FieldCipher::new(&new, None);
+    spotter::db::rotation::reencrypt_all(&app.state.core.db, &rotating, &new_only, false)
+        .await
+        .unwrap();
+    let stored: String = sqlx::query_scalar("SELECT api_key_enc FROM ai_settings")
+        .fetch_one(&app.state.core.db)
+        .await
+        .unwrap();
+    let field = FieldRef {
+        column: &AI_API_KEY,
+        row_key: &user,
+    };
+    assert_eq!(
+        new_only.open(field, &stored).unwrap().value.expose_secret(),
+        KEY
+    );
+    // Bound to its row.
+    let other = FieldRef {
+        column: &AI_API_KEY,
+        row_key: "999",
+    };
+    assert!(new_only.open(other, &stored).is_err());
+    spotter::db::credentials::clear_all(&app.state.core.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM ai_settings WHERE api_key_enc IS NOT NULL"
+        )
+        .await,
+        0
+    );
+}
