@@ -634,7 +634,7 @@ async fn mixtape_page(
         .filter(|_| busy)
         .map(|r| (r.progress.done, r.progress.total.unwrap_or(0).max(1)));
     let seed = match (m.seed_type.as_deref(), m.seed_id.as_deref()) {
-        (Some(kind), Some(sid)) => format!("{kind} {sid}"),
+        (Some(kind), Some(sid)) => vibes::seed_label(&core, kind, sid).await?,
         _ => String::new(),
     };
     let schedule = Schedule::parse(&m.schedule).unwrap_or(Schedule::None);

@@ -888,3 +888,23 @@ pub async fn similar_artists(
     }
     Ok(out)
 }
+
+/// How a mixtape's seed is named on its page: the artist or album name, or the number of songs.
+pub async fn seed_label(core: &Core, kind: &str, id: &str) -> Result<String, ServiceError> {
+    Ok(match Seed::from_form(kind, id) {
+        Ok(Some(Seed::Artist(a))) => match db::vibes::artist_name(&core.db, &a).await? {
+            Some(name) => format!("around the artist {name}"),
+            None => "around an artist no longer in the library".to_owned(),
+        },
+        Ok(Some(Seed::Album(a))) => match db::vibes::album_name(&core.db, &a).await? {
+            Some((name, artist)) => format!("around the album {name} by {artist}"),
+            None => "around an album no longer in the library".to_owned(),
+        },
+        Ok(Some(Seed::Tracks(ids))) => format!(
+            "around {} chosen song{}",
+            ids.len(),
+            if ids.len() == 1 { "" } else { "s" }
+        ),
+        _ => String::new(),
+    })
+}

@@ -591,10 +591,18 @@ async fn without_a_provider_vibes_says_so_and_everything_else_works() {
     let mut b = sign_in(&app).await;
     let dj = first_dj(&app).await;
     let id = create_mixtape(&mut b, dj, &[]).await;
+    let playlist: i64 = sqlx::query_scalar(
+        "INSERT INTO playlists (user_id, service, remote_id, name, kind, imported_at)
+         SELECT id, 'navidrome', 'x', 'Mine', 'navidrome', 0 FROM users RETURNING id",
+    )
+    .fetch_one(&app.state.core.db)
+    .await
+    .unwrap();
     for path in [
         "/vibes/djs".to_owned(),
         "/vibes/mixtapes".to_owned(),
         format!("/vibes/mixtapes/{id}"),
+        format!("/playlists/{playlist}/enhance-vibes"),
         "/preferences/ai".to_owned(),
     ] {
         let page = b.get(&path).await;
