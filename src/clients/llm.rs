@@ -26,6 +26,7 @@ const ERROR_TEXT_CAP: usize = 300;
 #[derive(Clone)]
 pub struct LlmClient {
     http: ServiceHttp,
+    attempts: u32,
 }
 
 impl std::fmt::Debug for LlmClient {
@@ -147,7 +148,15 @@ impl LlmClient {
     pub fn new(base: &Url, timeout: Duration) -> anyhow::Result<Self> {
         Ok(Self {
             http: ServiceHttp::new("LlmClient", base, timeout)?,
+            attempts: ATTEMPTS,
         })
+    }
+
+    /// No retries: for a call a page waits on ("Test connection").
+    #[must_use]
+    pub fn single_attempt(mut self) -> Self {
+        self.attempts = 1;
+        self
     }
 
     /// One Chat Completions call, retried on 429 and 5xx.
@@ -238,7 +247,7 @@ impl LlmClient {
                 Err(Attempt::Final(e)) => return Err(e),
                 Err(Attempt::Retry(f)) => f,
             };
-            if attempt >= ATTEMPTS {
+            if attempt >= self.attempts {
                 return Err(LlmError::Call(failure));
             }
             let wait = match failure {

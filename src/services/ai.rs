@@ -137,8 +137,22 @@ pub async fn provider(core: &Core, user_id: UserId) -> Result<Provider, ServiceE
     })
 }
 
-fn client(core: &Core, p: &Provider) -> Result<LlmClient, ServiceError> {
-    Ok(LlmClient::new(&p.base_url, core.config.vibes.timeout)?)
+/// What a call is for: a generation (the configured timeout, retries) or a check a page waits
+/// on (short timeout, one attempt, so the page answers within the request deadline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Generation,
+    Check,
+}
+
+/// Timeout of a call a page waits on.
+const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+fn client(core: &Core, p: &Provider, purpose: Purpose) -> Result<LlmClient, ServiceError> {
+    Ok(match purpose {
+        Purpose::Generation => LlmClient::new(&p.base_url, core.config.vibes.timeout)?,
+        Purpose::Check => LlmClient::new(&p.base_url, CHECK_TIMEOUT)?.single_attempt(),
+    })
 }
 
 /// Why a model call was not made or gave nothing.
@@ -163,6 +177,7 @@ pub async fn chat(
     system: &str,
     user: &str,
     max_tokens: u32,
+    purpose: Purpose,
 ) -> Result<Result<ChatAnswer, AiFailure>, ServiceError> {
     if !p.is_configured() {
         return Ok(Err(AiFailure::NotConfigured));
@@ -175,7 +190,7 @@ pub async fn chat(
             return Ok(Err(AiFailure::BudgetSpent { used, budget }));
         }
     }
-    let llm = client(core, p)?;
+    let llm = client(core, p, purpose)?;
     let request = ChatRequest {
         model: &p.model,
         system,
@@ -342,6 +357,7 @@ pub async fn test_connection(core: &Core, user_id: UserId) -> Result<TestResult,
         "You are a connection test. Answer with the JSON object {\"ok\": true}.",
         "Reply with {\"ok\": true}.",
         20,
+        Purpose::Check,
     )
     .await?;
     Ok(match answer {
@@ -360,8 +376,8 @@ pub async fn models(core: &Core, user_id: UserId) -> Result<Vec<String>, Service
     if !p.is_configured() {
         return Ok(Vec::new());
     }
-    // A page waits for this: a short timeout, not the generation one.
-    let llm = LlmClient::new(&p.base_url, std::time::Duration::from_secs(5))?;
+    // A page waits for this: a short timeout and one attempt, not the generation's.
+    let llm = LlmClient::new(&p.base_url, std::time::Duration::from_secs(5))?.single_attempt();
     Ok(match llm.models(p.key.as_ref()).await {
         Ok(m) => m,
         Err(e) => {

@@ -585,7 +585,17 @@ async fn generate(
     };
     let max_tokens = ANSWER_TOKENS_BASE
         + ANSWER_TOKENS_PER_TRACK * u32::try_from(wanted).unwrap_or(100).min(200);
-    let answer = match ai::chat(core, user_id, &p, &system, &user_prompt, max_tokens).await? {
+    let answer = match ai::chat(
+        core,
+        user_id,
+        &p,
+        &system,
+        &user_prompt,
+        max_tokens,
+        ai::Purpose::Generation,
+    )
+    .await?
+    {
         Ok(a) => a,
         Err(AiFailure::Provider(e)) => {
             return Ok(Err(format!(
