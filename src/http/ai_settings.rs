@@ -9,7 +9,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::{Extension, Form, Router};
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -20,6 +20,7 @@ use crate::http::notices::{Code, redirect_with_notice};
 use crate::http::pages::{PageCtx, render};
 use crate::http::session::CurrentUser;
 use crate::http::state::AppState;
+use crate::security::client_ip::ClientInfo;
 use crate::services::ai::{self, SettingsForm, Source, TestResult};
 
 const PAGE: &str = "/preferences/ai";
@@ -160,6 +161,7 @@ struct AiForm {
 
 async fn save(
     State(core): State<Core>,
+    Extension(client): Extension<ClientInfo>,
     user: CurrentUser,
     form: Result<Form<AiForm>, FormRejection>,
 ) -> AppResult<Response> {
@@ -175,7 +177,8 @@ async fn save(
         api_key: f.api_key.unwrap_or_else(|| SecretString::from("")),
         clear_key: f.clear_key.is_some(),
     };
-    match ai::save_settings(&core, user.user_id, form).await? {
+    let ip = client.ip.to_string();
+    match ai::save_settings(&core, user.actor(&ip), form).await? {
         Ok(()) => Ok(redirect_with_notice(PAGE, AiNotice::Saved)),
         Err(problem) => {
             let v = view(&core, user, None, Some(problem.message()), None).await?;

@@ -16,8 +16,10 @@ use crate::config::{OPENAI_DEFAULT_BASE_URL, OPENAI_DEFAULT_MODEL};
 use crate::crypto::FieldRef;
 use crate::crypto::registry::AI_API_KEY;
 use crate::db;
+use crate::domain::audit::AuditKind;
 use crate::domain::ids::UserId;
 use crate::services::ServiceError;
+use crate::services::audit::{self, Actor, Entry};
 
 /// The sentence shown wherever AI is offered but no provider is configured.
 pub const NOT_CONFIGURED: &str = "No AI provider configured.";
@@ -284,12 +286,14 @@ impl SettingsProblem {
     }
 }
 
-/// Store the settings page's values. The key is sealed before it is stored.
+/// Store the settings page's values (the key sealed) and audit the change: which parts changed,
+/// never a value.
 pub async fn save_settings(
     core: &Core,
-    user_id: UserId,
+    actor: Actor<'_>,
     form: SettingsForm,
 ) -> Result<Result<(), SettingsProblem>, ServiceError> {
+    let user_id = actor.user_id;
     let base_url = form.base_url.trim();
     if !base_url.is_empty() {
         match Url::parse(base_url) {
@@ -317,6 +321,13 @@ pub async fn save_settings(
     }
     let now = core.clock.now();
     db::vibes::save_ai_settings(&core.db, user_id, base_url, model, budget, now).await?;
+    let detail = if form.clear_key {
+        "AI settings saved; the AI key was removed"
+    } else if key.is_empty() {
+        "AI settings saved (endpoint, model, budget)"
+    } else {
+        "AI settings saved; a new AI key was stored"
+    };
     if form.clear_key {
         db::vibes::set_ai_key(&core.db, user_id, None, now).await?;
     } else if !key.is_empty() {
@@ -329,6 +340,7 @@ pub async fn save_settings(
         )?;
         db::vibes::set_ai_key(&core.db, user_id, Some(&sealed), now).await?;
     }
+    audit::record(core, Entry::by(actor, AuditKind::SettingsChanged, detail)).await?;
     Ok(Ok(()))
 }
 

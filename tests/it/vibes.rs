@@ -663,6 +663,14 @@ async fn the_key_entered_in_the_ui_is_write_only_and_redacted_from_errors() {
     assert_eq!(resp.status, 303, "{}", resp.body);
     let page = b.get("/preferences/ai").await;
     assert!(page.body.contains("configured (…WXYZ)"), "{}", page.body);
+    // Audited, without the key.
+    let audit = b.get("/preferences/security").await;
+    assert!(
+        audit.body.contains("a new AI key was stored"),
+        "{}",
+        audit.body
+    );
+    assert!(!audit.body.contains(KEY));
     assert!(!page.body.contains(KEY) && !page.body.contains("0123456789abcdef"));
     // Stored sealed, never in clear.
     let stored: String = sqlx::query_scalar("SELECT api_key_enc FROM ai_settings")
