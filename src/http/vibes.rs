@@ -37,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/vibes/mixtapes/{id}/save", post(save))
         .route("/vibes/mixtapes/{id}/schedule", post(schedule))
         .route("/vibes/mixtapes/{id}/delete", post(delete_mixtape))
+        .route("/library/artists/{id}/similar-dj", post(similar_by_dj))
         .route(
             "/playlists/{id}/enhance-vibes",
             get(enhance_page).post(enhance),
@@ -775,6 +776,71 @@ async fn delete_mixtape(
         "/vibes/mixtapes",
         VibesNotice::MixtapeDeleted,
     ))
+}
+
+// ---------------------------------------------------------------- similar artists, by a DJ
+
+struct RankedView {
+    id: String,
+    name: String,
+    why: String,
+    reason: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "vibes_similar.html")]
+struct SimilarPage {
+    ctx: PageCtx,
+    artist_id: String,
+    dj_name: String,
+    error: String,
+    ranked: Vec<RankedView>,
+}
+
+#[derive(Deserialize)]
+struct SimilarForm {
+    #[serde(default)]
+    dj_id: String,
+}
+
+/// The artist page's similar artists ranked by a DJ: shown, not stored.
+async fn similar_by_dj(
+    State(core): State<Core>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    form: Result<Form<SimilarForm>, FormRejection>,
+) -> AppResult<Response> {
+    if id.is_empty() || id.len() > 200 {
+        return Err(AppError::NotFound);
+    }
+    let dj_id: i64 = form
+        .ok()
+        .and_then(|Form(f)| f.dj_id.trim().parse().ok())
+        .ok_or(AppError::BadRequest("Choose one of your DJs."))?;
+    let (dj_name, error, ranked) =
+        match vibes::similar_artists_by_dj(&core, user.user_id, &id, dj_id).await? {
+            Ok((dj_name, list)) => (
+                dj_name,
+                String::new(),
+                list.into_iter()
+                    .map(|(s, reason)| RankedView {
+                        reason: paragraphs(&reason),
+                        id: s.id,
+                        name: s.name,
+                        why: s.why,
+                    })
+                    .collect(),
+            ),
+            Err(sentence) => (String::new(), sentence, Vec::new()),
+        };
+    let view = SimilarPage {
+        artist_id: id,
+        dj_name,
+        error,
+        ranked,
+        ctx: PageCtx::signed_in(user.username, user.csrf_token, "library"),
+    };
+    Ok(render(&view, StatusCode::OK))
 }
 
 // ---------------------------------------------------------------- enhancing a playlist

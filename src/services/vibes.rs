@@ -918,3 +918,84 @@ pub async fn seed_label(core: &Core, kind: &str, id: &str) -> Result<String, Ser
         _ => String::new(),
     })
 }
+
+/// The similar artists as a DJ ranks them, each with the DJ's reason; artists the DJ left out
+/// follow without one. `Ok(Err(sentence))` when the DJ could not be asked or answered nothing
+/// usable. One short call (a page waits on it), counted against the budget.
+pub async fn similar_artists_by_dj(
+    core: &Core,
+    user_id: UserId,
+    artist_id: &str,
+    dj_id: i64,
+) -> Result<Result<(String, Vec<(SimilarArtist, String)>), String>, ServiceError> {
+    let Some(dj_row) = db::vibes::persona(&core.db, user_id, dj_id).await? else {
+        return Ok(Err("Choose one of your DJs.".into()));
+    };
+    let Some(artist) = db::vibes::artist_name(&core.db, artist_id).await? else {
+        return Ok(Err("That artist is no longer in the library.".into()));
+    };
+    let similar = similar_artists(core, user_id, artist_id, 20).await?;
+    if similar.is_empty() {
+        return Ok(Ok((dj_row.name, Vec::new())));
+    }
+    let p = ai::provider(core, user_id).await?;
+    if !p.is_configured() {
+        return Ok(Err(format!(
+            "{} {}",
+            ai::NOT_CONFIGURED,
+            ai::HOW_TO_CONFIGURE
+        )));
+    }
+    let persona = persona_of(&dj_row);
+    let genres = db::vibes::artist_genres(&core.db, artist_id).await?;
+    let offered: Vec<(String, String)> = similar
+        .iter()
+        .map(|s| (s.name.clone(), s.why.clone()))
+        .collect();
+    let system = prompt::system(&template(core, "system.txt", prompt::SYSTEM), &persona);
+    let user_prompt = prompt::similar_artists(
+        &template(core, "similar_artists.txt", prompt::SIMILAR_ARTISTS),
+        &artist,
+        &genres,
+        &offered,
+    );
+    let answer = match ai::chat(
+        core,
+        user_id,
+        &p,
+        &system,
+        &user_prompt,
+        1_500,
+        ai::Purpose::Check,
+    )
+    .await?
+    {
+        Ok(a) => a,
+        Err(AiFailure::Provider(e)) => {
+            return Ok(Err(format!(
+                "The AI provider could not be used: {}",
+                crate::clients::llm::redact_key(&e.to_string(), p.key.as_ref())
+            )));
+        }
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    let Some(order) = crate::domain::dj::similar::rerank(&answer.content, similar.len()) else {
+        return Ok(Err(
+            "The DJ's answer could not be read. Try again; a different model may follow the instructions better.".into(),
+        ));
+    };
+    let mut used = HashSet::new();
+    let mut out = Vec::with_capacity(similar.len());
+    for (index, reason) in order {
+        if let Some(s) = similar.get(index) {
+            used.insert(index);
+            out.push((s.clone(), reason));
+        }
+    }
+    for (i, s) in similar.into_iter().enumerate() {
+        if !used.contains(&i) {
+            out.push((s, String::new()));
+        }
+    }
+    Ok(Ok((dj_row.name, out)))
+}

@@ -1037,7 +1037,12 @@ async fn a_navidrome_playlist_is_enhanced_in_place_or_as_a_new_mixtape() {
 
 #[tokio::test]
 async fn an_artist_page_lists_similar_artists_of_the_library() {
-    let app = spawn_app(Options::with_peer()).await;
+    let llm = fake_llm(|_: &[String]| {
+        json!({"artists": [{"id": "a1", "reason": "<script>alert(1)</script> A fine next step."}]})
+            .to_string()
+    })
+    .await;
+    let app = spawn_app(options(&llm)).await;
     let mut b = sign_in(&app).await;
     let artists: Vec<(String, String)> = sqlx::query_as(
         "SELECT artist_id, MIN(id) FROM tracks WHERE artist_id IS NOT NULL GROUP BY artist_id ORDER BY artist_id LIMIT 2",
@@ -1094,6 +1099,29 @@ async fn an_artist_page_lists_similar_artists_of_the_library() {
         section.contains("played near it 1 time · together in 1 playlist"),
         "{section}"
     );
+
+    // A DJ ranks them, with reasons shown as text.
+    let dj = first_dj(&app).await.to_string();
+    let csrf = b.csrf().await;
+    let ranked = b
+        .post(
+            &format!("/library/artists/{}/similar-dj", urlencode(&artists[0].0)),
+            &[("csrf_token", &csrf), ("dj_id", &dj)],
+        )
+        .await;
+    assert_eq!(ranked.status, 200, "{}", ranked.body);
+    assert!(
+        ranked.body.contains("as Roxy Riot hears it"),
+        "{}",
+        ranked.body
+    );
+    assert!(ranked.body.contains("A fine next step."));
+    assert!(shows_escaped(&ranked.body, "<script>alert(1)</script>"));
+    assert_inert(&ranked.body);
+    let prompt = llm.received_requests().await.unwrap();
+    let body = String::from_utf8_lossy(&prompt.last().unwrap().body).into_owned();
+    assert!(body.contains("a1 | "), "{body}");
+    assert!(!body.contains(&peer().guest_user));
 }
 
 fn urlencode(s: &str) -> String {

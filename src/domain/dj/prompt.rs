@@ -9,6 +9,41 @@ use crate::domain::dj::candidates::{Candidate, Track};
 pub const SYSTEM: &str = include_str!("../../../prompts/system.txt");
 pub const GENERATE_MIXTAPE: &str = include_str!("../../../prompts/generate_mixtape.txt");
 pub const ENHANCE_PLAYLIST: &str = include_str!("../../../prompts/enhance_playlist.txt");
+pub const SIMILAR_ARTISTS: &str = include_str!("../../../prompts/similar_artists.txt");
+
+/// The user message asking the DJ to rank similar artists: `artists` as (name, why).
+pub fn similar_artists(
+    template: &str,
+    artist: &str,
+    genres: &[String],
+    artists: &[(String, String)],
+) -> String {
+    let lines: Vec<String> = artists
+        .iter()
+        .enumerate()
+        .map(|(i, (name, why))| format!("a{} | {} | {}", i + 1, field(name, 80), field(why, 200)))
+        .collect();
+    let genres = if genres.is_empty() {
+        "genres unknown".to_owned()
+    } else {
+        genres
+            .iter()
+            .take(5)
+            .map(|g| field(g, 40))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let artist = field(artist, 80);
+    let lines = lines.join("\n");
+    fill(
+        template,
+        &[
+            ("artist", artist.as_str()),
+            ("genres", genres.as_str()),
+            ("artists", lines.as_str()),
+        ],
+    )
+}
 
 /// A played song as the prompt shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -91,9 +91,65 @@ pub fn why(s: &Signals) -> String {
     parts.join(" · ")
 }
 
+/// The DJ's ranking of `n` artists offered as `a1…aN`: (index, reason) in the DJ's order, each
+/// once; artists the DJ left out are not listed. `None` when the answer cannot be read.
+pub fn rerank(answer: &str, n: usize) -> Option<Vec<(usize, String)>> {
+    let value = crate::domain::dj::answer::parse_value(answer)?;
+    let list = match &value {
+        serde_json::Value::Object(o) => o
+            .get("artists")
+            .or_else(|| o.get("ranking"))
+            .and_then(serde_json::Value::as_array)?,
+        serde_json::Value::Array(a) => a,
+        _ => return None,
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for item in list {
+        let (id, reason) = match item {
+            serde_json::Value::String(s) => (s.as_str(), ""),
+            serde_json::Value::Object(o) => (
+                o.get("id")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or(""),
+                o.get("reason")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or(""),
+            ),
+            _ => continue,
+        };
+        let Some(index) = id
+            .trim()
+            .strip_prefix('a')
+            .and_then(|d| d.parse::<usize>().ok())
+            .and_then(|k| k.checked_sub(1))
+            .filter(|i| *i < n)
+        else {
+            continue;
+        };
+        if seen.insert(index) {
+            out.push((index, reason.chars().take(500).collect()));
+        }
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_djs_ranking_keeps_known_ids_once() {
+        let r = rerank(
+            r#"```json
+{"artists": [{"id": "a2", "reason": "close"}, {"id": "a2"}, {"id": "a9"}, {"id": "x"}, {"id": "a1", "reason": "ok"},]}
+```"#,
+            3,
+        )
+        .unwrap();
+        assert_eq!(r, vec![(1, "close".to_owned()), (0, "ok".to_owned())]);
+        assert_eq!(rerank("nope", 3), None);
+    }
 
     #[test]
     fn listening_and_playlists_outweigh_a_shared_genre() {
