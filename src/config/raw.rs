@@ -213,7 +213,8 @@ pub struct RawVibes {
     /// Tokens (prompt + answer) a user may spend per UTC day; 0 = no limit.
     #[serde(deserialize_with = "loose_string")]
     pub daily_token_budget: String,
-    /// A directory whose `generate_mixtape.txt` / `enhance_playlist.txt` replace the built-in
+    /// A directory whose `system.txt`, `generate_mixtape.txt`, `enhance_playlist.txt` or
+    /// `similar_artists.txt` replace the built-in
     /// prompts; empty = built-in only.
     #[serde(deserialize_with = "loose_string")]
     pub prompts_directory: String,

@@ -1187,3 +1187,27 @@ async fn rotation_and_clear_credentials_cover_the_ui_key() {
         0
     );
 }
+
+#[tokio::test]
+async fn an_operator_prompt_directory_replaces_the_built_in_prompt() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("generate_mixtape.txt"),
+        "HOUSE PROMPT for {{count}} songs.\n{{candidates}}\nAnswer in JSON.",
+    )
+    .unwrap();
+    let llm = fake_llm(good_answer).await;
+    let app =
+        spawn_app(options(&llm).set("vibes.prompts_directory", &dir.path().display().to_string()))
+            .await;
+    let mut b = sign_in(&app).await;
+    let dj = first_dj(&app).await;
+    let id = create_mixtape(&mut b, dj, &[]).await;
+    generate(&mut b, id).await;
+    assert_eq!(stored_tracks(&app, id).await.len(), 5);
+    let sent = llm.received_requests().await.unwrap();
+    let body = String::from_utf8_lossy(&sent.last().unwrap().body).into_owned();
+    assert!(body.contains("HOUSE PROMPT for 5 songs."), "{body}");
+    // The system prompt was not replaced: still the built-in one.
+    assert!(body.contains("You are Roxy Riot"), "{body}");
+}
