@@ -815,7 +815,17 @@ pub async fn save_to_navidrome(
         password: &password,
     };
     let nd = &core.clients.navidrome;
-    let name = format!("{} (Spotter mixtape)", m.name);
+    // An enhancement written back in place keeps the playlist's own name.
+    let in_place = match (m.source_playlist_id, &m.navidrome_playlist_id) {
+        (Some(src), Some(pid)) => db::vibes::source_playlist(&core.db, user_id, src)
+            .await?
+            .filter(|s| s.service == "navidrome" && s.remote_id == *pid),
+        _ => None,
+    };
+    let name = match in_place {
+        Some(source) => source.name,
+        None => format!("{} (Spotter mixtape)", m.name),
+    };
     let _permit = core.jobs.outside_call().await;
     let result = match &m.navidrome_playlist_id {
         Some(pid) => match nd

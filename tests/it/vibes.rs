@@ -979,6 +979,7 @@ async fn a_navidrome_playlist_is_enhanced_in_place_or_as_a_new_mixtape() {
     let stored = stored_tracks(&app, mixtape).await;
     let remote = subsonic("getPlaylist", &[("id", &remote_id)]).await;
     subsonic("deletePlaylist", &[("id", &remote_id)]).await;
+    let remote_name = remote["playlist"]["name"].as_str().unwrap_or("").to_owned();
     let remote: Vec<String> = remote["playlist"]["entry"]
         .as_array()
         .cloned()
@@ -996,6 +997,7 @@ async fn a_navidrome_playlist_is_enhanced_in_place_or_as_a_new_mixtape() {
         remote, stored,
         "written back into the same Navidrome playlist"
     );
+    assert_eq!(remote_name, name, "its name is kept");
     let page = b.get(&format!("/vibes/mixtapes/{mixtape}")).await;
     assert!(page.body.contains("Better now."));
 
