@@ -573,6 +573,8 @@ struct TrackView {
 #[template(path = "vibes_mixtape.html")]
 struct MixtapePage {
     ctx: PageCtx,
+    /// An enhancement: the playlist (id, name, written back in place).
+    source: Option<(i64, String, bool)>,
     notice: Option<&'static str>,
     ai_ready: bool,
     how_to: &'static str,
@@ -639,7 +641,21 @@ async fn mixtape_page(
         _ => String::new(),
     };
     let schedule = Schedule::parse(&m.schedule).unwrap_or(Schedule::None);
+    let source = match m.source_playlist_id {
+        Some(src) => vibes::source_playlist(&core, user.user_id, src)
+            .await?
+            .map(|p| {
+                (
+                    p.id,
+                    p.name,
+                    p.service == "navidrome"
+                        && m.navidrome_playlist_id.as_deref() == Some(p.remote_id.as_str()),
+                )
+            }),
+        None => None,
+    };
     let view = MixtapePage {
+        source,
         notice: q
             .notice
             .as_deref()

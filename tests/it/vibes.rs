@@ -1000,6 +1000,7 @@ async fn a_navidrome_playlist_is_enhanced_in_place_or_as_a_new_mixtape() {
     assert_eq!(remote_name, name, "its name is kept");
     let page = b.get(&format!("/vibes/mixtapes/{mixtape}")).await;
     assert!(page.body.contains("Better now."));
+    assert!(page.body.contains("written back into it in Navidrome"));
 
     // As a new mixtape: the playlist is left alone; a Spotify playlist cannot go in place.
     let resp = b
