@@ -1214,3 +1214,93 @@ async fn an_operator_prompt_directory_replaces_the_built_in_prompt() {
     // The system prompt was not replaced: still the built-in one.
     assert!(body.contains("You are Roxy Riot"), "{body}");
 }
+
+#[tokio::test]
+async fn djs_are_created_edited_and_deleted_unless_in_use() {
+    let app = spawn_app(Options::with_peer()).await;
+    let mut b = sign_in(&app).await;
+    let csrf = b.csrf().await;
+    let form = |name: &'static str| {
+        vec![
+            ("name", name),
+            ("personality", "Calm.\n\nVery calm."),
+            ("genres_include", "Ambient, ambient ,Drone"),
+            ("vibes", "slow"),
+        ]
+    };
+    let mut create = form("Night Owl");
+    create.push(("csrf_token", &csrf));
+    let resp = b.post("/vibes/djs", &create).await;
+    assert_eq!(resp.status, 303, "{}", resp.body);
+    let loc = resp.location().unwrap().to_owned();
+    let id: i64 = loc
+        .trim_start_matches("/vibes/djs/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let page = b.get(&loc).await;
+    assert!(page.body.contains("<p>Calm.</p>") && page.body.contains("<p>Very calm.</p>"));
+    assert!(
+        page.body.contains(r#"value="Ambient, Drone""#),
+        "{}",
+        page.body
+    );
+    // The same name again is refused; so is an empty one.
+    let again = b.post("/vibes/djs", &create).await;
+    assert_eq!(again.location(), Some("/vibes/djs?notice=name-taken"));
+    let mut empty = form(" ");
+    empty.push(("csrf_token", &csrf));
+    let resp = b.post("/vibes/djs", &empty).await;
+    assert_eq!(resp.status, 422);
+    assert!(resp.body.contains("Give the DJ a name."));
+    // Edit.
+    let mut edit = form("Night Owl II");
+    edit.push(("csrf_token", &csrf));
+    let resp = b.post(&format!("/vibes/djs/{id}"), &edit).await;
+    assert_eq!(resp.status, 303);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM dj_personas WHERE name = 'Night Owl II'"
+        )
+        .await,
+        1
+    );
+    // In use: not deleted; once its mixtape is gone: deleted.
+    let mixtape = create_mixtape(&mut b, id, &[]).await;
+    let resp = b
+        .post(&format!("/vibes/djs/{id}/delete"), &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(resp.location(), Some("/vibes/djs?notice=dj-in-use"));
+    let resp = b
+        .post(
+            &format!("/vibes/mixtapes/{mixtape}/delete"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(
+        resp.location(),
+        Some("/vibes/mixtapes?notice=mixtape-deleted")
+    );
+    let resp = b
+        .post(&format!("/vibes/djs/{id}/delete"), &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(resp.location(), Some("/vibes/djs?notice=dj-deleted"));
+    assert_eq!(b.get(&format!("/vibes/djs/{id}")).await.status, 404);
+    // The starters are not seeded again on the next visit.
+    sqlx::query("DELETE FROM dj_personas WHERE name = 'Marlowe'")
+        .execute(&app.state.core.db)
+        .await
+        .unwrap();
+    b.get("/vibes/djs").await;
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM dj_personas WHERE name = 'Marlowe'"
+        )
+        .await,
+        0
+    );
+}
