@@ -60,6 +60,9 @@ pub struct Core {
     pub spotify_refresh: Arc<tokio::sync::Mutex<()>>,
     /// The last Navidrome check, so page views don't each call Navidrome.
     pub navidrome_status: StatusCache,
+    /// One playlist write-back at a time, so a click and the scheduled re-sync never both
+    /// create a Navidrome playlist for the same playlist.
+    pub writeback: Arc<tokio::sync::Mutex<()>>,
     /// The scheduler's handle: which jobs exist, which run, "run now".
     pub jobs: Jobs,
 }
@@ -83,6 +86,7 @@ impl Core {
             clock,
             spotify_refresh: Arc::new(tokio::sync::Mutex::new(())),
             navidrome_status: StatusCache::default(),
+            writeback: Arc::new(tokio::sync::Mutex::new(())),
             jobs,
             config: Arc::new(config),
             db,

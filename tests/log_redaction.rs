@@ -26,6 +26,49 @@ async fn trace_log_of_a_login_flow_holds_no_secret() {
     let jwt = b.cookies["spotter_token"].clone();
     assert_eq!(b.get("/").await.status, 200);
     let csrf = b.csrf().await;
+    // A playlist written to Navidrome and deleted again: those calls carry the salted token in
+    // a form body.
+    let db = &app.state.core.db;
+    let playlist: i64 = sqlx::query_scalar(
+        "INSERT INTO playlists (user_id, service, remote_id, name, imported_at)
+         VALUES ((SELECT id FROM users LIMIT 1), 'spotify', ?1, ?1, 0) RETURNING id",
+    )
+    .bind(format!(
+        "spotter-log-test-{}",
+        spotter::crypto::random_token(8)
+    ))
+    .fetch_one(db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO playlist_tracks (playlist_id, position, title, artist, title_norm,
+                artist_norm, track_id)
+         SELECT ?1, 0, title, artist, title_norm, artist_norm, id FROM tracks ORDER BY id LIMIT 1",
+    )
+    .bind(playlist)
+    .execute(db)
+    .await
+    .unwrap();
+    for (path, notice) in [
+        (format!("/playlists/{playlist}/sync"), "written-new"),
+        (
+            format!("/playlists/{playlist}/toggle-sync"),
+            "stopped-deleted",
+        ),
+    ] {
+        let r = b
+            .post(
+                &path,
+                &[("csrf_token", &csrf), ("navidrome_action", "delete")],
+            )
+            .await;
+        assert_eq!(r.status, 303);
+        assert!(
+            r.location().unwrap().ends_with(notice),
+            "{:?}",
+            r.location()
+        );
+    }
     assert_eq!(
         b.post("/logout", &[("csrf_token", &csrf)]).await.status,
         303

@@ -53,6 +53,7 @@ impl NavidromeError {
 
 #[path = "navidrome_playlists.rs"]
 mod playlists;
+pub use playlists::{Replaced, WriteTransport};
 
 #[path = "navidrome_mixtape.rs"]
 mod mixtape;
@@ -121,26 +122,58 @@ impl NavidromeClient {
     ) -> Result<(u16, Vec<u8>), NavidromeError> {
         let salt = crate::crypto::random_token(12);
         let token = subsonic_token(creds.password, &salt);
-        let mut query: Vec<(&str, &str)> = vec![
-            ("u", creds.username),
-            ("t", &token),
-            ("s", &salt),
-            ("v", API_VERSION),
-            ("c", CLIENT_NAME),
-            ("f", "json"),
-        ];
+        let mut query = auth_params(creds, &token, &salt);
         query.extend_from_slice(params);
         // `send` drops reqwest's error, whose text embeds the URL with t and s.
         let request = self.http.client().get(self.endpoint(method)).query(&query);
-        let response = send(request)
-            .await
-            .map_err(|f| NavidromeError::from_call(f, 0))?;
-        let status = response.status().as_u16();
-        let body = read_body_capped(response, NAVIDROME_BODY_CAP)
-            .await
-            .map_err(|f| NavidromeError::from_call(f, status))?;
-        Ok((status, body))
+        exchange(request).await
     }
+
+    /// One Subsonic call as a POST with every parameter (credentials included) in an
+    /// `application/x-www-form-urlencoded` body: Navidrome (the OpenSubsonic `formPost`
+    /// extension) and the other Subsonic servers accept it, a playlist of thousands of songs
+    /// fits, and the URL carries nothing secret.
+    pub(super) async fn call_form(
+        &self,
+        method: &str,
+        creds: &Credentials<'_>,
+        params: &[(&str, &str)],
+    ) -> Result<(u16, Vec<u8>), NavidromeError> {
+        let salt = crate::crypto::random_token(12);
+        let token = subsonic_token(creds.password, &salt);
+        let mut form = auth_params(creds, &token, &salt);
+        form.extend_from_slice(params);
+        let request = self.http.client().post(self.endpoint(method)).form(&form);
+        exchange(request).await
+    }
+}
+
+/// Send a request and read its answer under the cap.
+async fn exchange(request: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>), NavidromeError> {
+    let response = send(request)
+        .await
+        .map_err(|f| NavidromeError::from_call(f, 0))?;
+    let status = response.status().as_u16();
+    let body = read_body_capped(response, NAVIDROME_BODY_CAP)
+        .await
+        .map_err(|f| NavidromeError::from_call(f, status))?;
+    Ok((status, body))
+}
+
+/// The parameters every Subsonic call carries: user, salted token, API version, client, JSON.
+fn auth_params<'a>(
+    creds: &Credentials<'a>,
+    token: &'a str,
+    salt: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("u", creds.username),
+        ("t", token),
+        ("s", salt),
+        ("v", API_VERSION),
+        ("c", CLIENT_NAME),
+        ("f", "json"),
+    ]
 }
 
 /// `md5(password + salt)` as lowercase hex.

@@ -1,5 +1,8 @@
 //! Navidrome playlists through Subsonic: `getPlaylists` (the caller's playlists) and
-//! `getPlaylist` (one with its entries, which carry Navidrome song ids).
+//! `getPlaylist` (one with its entries, which carry Navidrome song ids); for write-back
+//! `createPlaylist` (a new playlist, or with `playlistId` the songs of an existing one replaced),
+//! `updatePlaylist` (`songIdToAdd`, for servers that only take parameters in the URL) and
+//! `deletePlaylist`.
 
 use serde::Deserialize;
 
@@ -134,6 +137,42 @@ fn entries(list: Vec<EntryJson>) -> Vec<RemoteTrack> {
         .collect()
 }
 
+/// The `getOpenSubsonicExtensions` answer: only the names matter.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ExtensionsResponse {
+    #[serde(default)]
+    open_subsonic_extensions: Vec<ExtensionJson>,
+}
+
+#[derive(Deserialize)]
+struct ExtensionJson {
+    #[serde(default)]
+    name: String,
+}
+
+/// Song ids per call when the parameters must go in the URL: about 4 KB of query, under every
+/// common proxy's and server's URL limit.
+const SONGS_PER_URL: usize = 100;
+
+/// How playlist writes send their (possibly thousands of) song ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteTransport {
+    /// One POST with everything in a form body (the OpenSubsonic `formPost` extension).
+    FormPost,
+    /// GET calls: the first songs with `createPlaylist`, the rest added by `updatePlaylist`
+    /// `songIdToAdd` in chunks.
+    UrlChunks,
+}
+
+/// What replacing the songs of a stored playlist id found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replaced {
+    Done,
+    /// The server has no playlist with that id (deleted in Navidrome).
+    Gone,
+}
+
 fn parse<T: serde::de::DeserializeOwned>(status: u16, body: &[u8]) -> Result<T, NavidromeError> {
     parse_envelope(status, body)?;
     serde_json::from_slice::<Envelope<T>>(body)
@@ -177,9 +216,167 @@ impl NavidromeClient {
     }
 }
 
+impl NavidromeClient {
+    /// How this server takes playlist writes: a form POST when it announces `formPost`, else
+    /// URL parameters. A server that is not OpenSubsonic answers this call with an error: URL
+    /// parameters then.
+    pub async fn write_transport(
+        &self,
+        creds: &Credentials<'_>,
+    ) -> Result<WriteTransport, NavidromeError> {
+        let (status, body) = self.call("getOpenSubsonicExtensions", creds, &[]).await?;
+        match parse::<ExtensionsResponse>(status, &body) {
+            Ok(r)
+                if r.open_subsonic_extensions
+                    .iter()
+                    .any(|e| e.name == "formPost") =>
+            {
+                Ok(WriteTransport::FormPost)
+            }
+            Ok(_) | Err(NavidromeError::Api { .. } | NavidromeError::BadResponse { .. }) => {
+                Ok(WriteTransport::UrlChunks)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `createPlaylist` with `name`: a new playlist holding `song_ids` in order; its id. `None`
+    /// when the server does not say (older servers answer an empty "ok").
+    pub async fn create_playlist(
+        &self,
+        creds: &Credentials<'_>,
+        name: &str,
+        song_ids: &[String],
+        transport: WriteTransport,
+    ) -> Result<Option<String>, NavidromeError> {
+        let (first, rest) = split_for(transport, song_ids);
+        let mut params: Vec<(&str, &str)> = vec![("name", name)];
+        params.extend(first.iter().map(|id| ("songId", id.as_str())));
+        let (status, body) = match transport {
+            WriteTransport::FormPost => self.call_form("createPlaylist", creds, &params).await?,
+            WriteTransport::UrlChunks => self.call("createPlaylist", creds, &params).await?,
+        };
+        let r: PlaylistResponse = parse(status, &body)?;
+        let id = r
+            .playlist
+            .and_then(|p| p.id)
+            .map(|id| clean_text(&id))
+            .filter(|id| !id.is_empty());
+        if !rest.is_empty() {
+            // The rest cannot be added to a playlist whose id is unknown.
+            let Some(id) = id.as_deref() else {
+                return Err(NavidromeError::BadResponse { status });
+            };
+            self.add_in_chunks(creds, id, rest).await?;
+        }
+        Ok(id)
+    }
+
+    /// `createPlaylist` with `playlistId`: the songs of playlist `id` become `song_ids`, in
+    /// order (its name stays). `Gone` when the server has no such playlist.
+    pub async fn replace_playlist_songs(
+        &self,
+        creds: &Credentials<'_>,
+        id: &str,
+        song_ids: &[String],
+        transport: WriteTransport,
+    ) -> Result<Replaced, NavidromeError> {
+        let (first, rest) = split_for(transport, song_ids);
+        let mut params: Vec<(&str, &str)> = vec![("playlistId", id)];
+        params.extend(first.iter().map(|id| ("songId", id.as_str())));
+        let (status, body) = match transport {
+            WriteTransport::FormPost => self.call_form("createPlaylist", creds, &params).await?,
+            WriteTransport::UrlChunks => self.call("createPlaylist", creds, &params).await?,
+        };
+        match parse_envelope(status, &body) {
+            Ok(()) => {}
+            Err(NavidromeError::Api { code: 70 }) => return Ok(Replaced::Gone),
+            // Some Navidrome versions report a missing playlist as a generic error here:
+            // ask whether it is still there.
+            Err(e @ NavidromeError::Api { .. }) => {
+                return match self.playlist_entries(creds, id).await? {
+                    None => Ok(Replaced::Gone),
+                    Some(_) => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        }
+        self.add_in_chunks(creds, id, rest).await?;
+        Ok(Replaced::Done)
+    }
+
+    /// `updatePlaylist` `songIdToAdd`, `SONGS_PER_URL` at a time.
+    async fn add_in_chunks(
+        &self,
+        creds: &Credentials<'_>,
+        id: &str,
+        song_ids: &[String],
+    ) -> Result<(), NavidromeError> {
+        for chunk in song_ids.chunks(SONGS_PER_URL) {
+            let mut params: Vec<(&str, &str)> = vec![("playlistId", id)];
+            params.extend(chunk.iter().map(|s| ("songIdToAdd", s.as_str())));
+            let (status, body) = self.call("updatePlaylist", creds, &params).await?;
+            parse_envelope(status, &body)?;
+        }
+        Ok(())
+    }
+
+    /// `deletePlaylist`. `false` when the server had no such playlist (already deleted).
+    pub async fn delete_playlist(
+        &self,
+        creds: &Credentials<'_>,
+        id: &str,
+    ) -> Result<bool, NavidromeError> {
+        let (status, body) = self.call("deletePlaylist", creds, &[("id", id)]).await?;
+        match parse_envelope(status, &body) {
+            Ok(()) => Ok(true),
+            Err(NavidromeError::Api { code: 70 }) => Ok(false),
+            Err(e @ NavidromeError::Api { .. }) => match self.playlist_entries(creds, id).await? {
+                None => Ok(false),
+                Some(_) => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The songs that go with the first call, and those added after it.
+fn split_for(transport: WriteTransport, song_ids: &[String]) -> (&[String], &[String]) {
+    match transport {
+        WriteTransport::FormPost => (song_ids, &[]),
+        WriteTransport::UrlChunks => song_ids.split_at(song_ids.len().min(SONGS_PER_URL)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn url_writes_go_in_chunks_and_form_writes_whole() {
+        let ids: Vec<String> = (0..250).map(|i| format!("tr_{i}")).collect();
+        let (first, rest) = split_for(WriteTransport::UrlChunks, &ids);
+        assert_eq!((first.len(), rest.len()), (SONGS_PER_URL, 150));
+        let (first, rest) = split_for(WriteTransport::FormPost, &ids);
+        assert_eq!((first.len(), rest.len()), (250, 0));
+        let (first, rest) = split_for(WriteTransport::UrlChunks, &ids[..3]);
+        assert_eq!((first.len(), rest.len()), (3, 0));
+    }
+
+    #[test]
+    fn form_post_is_read_from_the_extensions() {
+        let body = br#"{"subsonic-response":{"status":"ok","openSubsonicExtensions":[
+            {"name":"transcodeOffset","versions":[1]},{"name":"formPost","versions":[1]}]}}"#;
+        let r: ExtensionsResponse = parse(200, body).unwrap();
+        assert!(
+            r.open_subsonic_extensions
+                .iter()
+                .any(|e| e.name == "formPost")
+        );
+        let none = br#"{"subsonic-response":{"status":"ok"}}"#;
+        let r: ExtensionsResponse = parse(200, none).unwrap();
+        assert!(r.open_subsonic_extensions.is_empty());
+    }
 
     #[test]
     fn playlists_and_entries_are_read() {

@@ -148,6 +148,8 @@ pub struct Config {
     pub vibes: VibesConfig,
     pub sync_interval: Duration,
     pub history_lookback: Duration,
+    /// How often playlists written to Navidrome are re-synced.
+    pub playlist_writeback_interval: Duration,
     pub log_level: String,
     pub log_format: LogFormat,
     pub audit_retention_days: u32,

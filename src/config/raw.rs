@@ -26,6 +26,7 @@ pub struct RawConfig {
     pub openai: RawOpenai,
     pub vibes: RawVibes,
     pub sync: RawSync,
+    pub playlist_sync: RawPlaylistSync,
     pub log: RawLog,
     pub audit: RawAudit,
 }
@@ -251,6 +252,22 @@ impl Default for RawSync {
         Self {
             interval: "5m".into(),
             history_lookback: "720h".into(),
+        }
+    }
+}
+
+/// Playlist write-back to Navidrome (the names are Go Spotter's).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawPlaylistSync {
+    #[serde(deserialize_with = "loose_string")]
+    pub sync_interval: String,
+}
+
+impl Default for RawPlaylistSync {
+    fn default() -> Self {
+        Self {
+            sync_interval: "1h".into(),
         }
     }
 }

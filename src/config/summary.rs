@@ -142,6 +142,9 @@ pub(super) const SETTINGS: &[Setting] = &[
     value("sync.history_lookback", |c| {
         fmt_duration(c.history_lookback)
     }),
+    value("playlist_sync.sync_interval", |c| {
+        fmt_duration(c.playlist_writeback_interval)
+    }),
     value("log.level", |c| c.log_level.clone()),
     value("log.format", |c| {
         match c.log_format {

@@ -14,7 +14,7 @@ use url::Url;
 
 use super::raw::{
     RawAudit, RawConfig, RawDatabase, RawLastfm, RawListenbrainz, RawLog, RawNavidrome, RawOpenai,
-    RawSecurity, RawServer, RawSpotify, RawSync, RawVibes,
+    RawPlaylistSync, RawSecurity, RawServer, RawSpotify, RawSync, RawVibes,
 };
 use super::{
     Config, ConfigError, ConfigErrors, LastfmConfig, LogFormat, OpenaiConfig, SecurityConfig,
@@ -33,7 +33,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
     let listenbrainz_api_url = validate_listenbrainz(&raw.listenbrainz, &mut errors);
     let openai = validate_openai(raw.openai, &mut errors);
     let vibes = validate_vibes(&raw.vibes, &mut errors);
-    let sync = validate_sync(&raw.sync, &mut errors);
+    let sync = validate_sync(&raw.sync, &raw.playlist_sync, &mut errors);
     let log = validate_log(&raw.log, &mut errors);
     let audit_retention_days = validate_audit(&raw.audit);
 
@@ -88,6 +88,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         vibes,
         sync_interval: sync.interval,
         history_lookback: sync.history_lookback,
+        playlist_writeback_interval: sync.playlist_writeback_interval,
         log_level: log.level,
         log_format: log.format,
         audit_retention_days,
@@ -385,18 +386,29 @@ fn validate_vibes(raw: &RawVibes, errors: &mut Vec<ConfigError>) -> Option<Vibes
 struct SyncSettings {
     interval: Duration,
     history_lookback: Duration,
+    playlist_writeback_interval: Duration,
 }
 
-fn validate_sync(raw: &RawSync, errors: &mut Vec<ConfigError>) -> Option<SyncSettings> {
+fn validate_sync(
+    raw: &RawSync,
+    playlist_sync: &RawPlaylistSync,
+    errors: &mut Vec<ConfigError>,
+) -> Option<SyncSettings> {
     let interval = parse_dur("SPOTTER_SYNC_INTERVAL", &raw.interval, errors);
     let history_lookback = parse_dur(
         "SPOTTER_SYNC_HISTORY_LOOKBACK",
         &raw.history_lookback,
         errors,
     );
+    let playlist_writeback_interval = parse_dur(
+        "SPOTTER_PLAYLIST_SYNC_SYNC_INTERVAL",
+        &playlist_sync.sync_interval,
+        errors,
+    );
     Some(SyncSettings {
         interval: interval?,
         history_lookback: history_lookback?,
+        playlist_writeback_interval: playlist_writeback_interval?,
     })
 }
 

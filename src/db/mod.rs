@@ -8,6 +8,7 @@ pub mod links;
 pub mod listens;
 pub mod matching;
 pub mod oauth_states;
+pub mod playlist_writeback;
 pub mod playlists;
 pub mod rotation;
 pub mod sessions;

@@ -509,6 +509,23 @@ pub async fn queue(db: &Db, user_id: UserId, id: i64, now: i64) -> Result<bool, 
     Ok(r.rows_affected() == 1)
 }
 
+/// Whether the Vibes job has anything to do: a queued or running mixtape, or a scheduled one
+/// that is due. Read-only, so an idle run takes no write lock.
+pub async fn has_work(db: &Db, now: i64) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM mixtapes
+             WHERE status IN ('queued', 'running')
+                OR (status IN ('new', 'ready', 'failed')
+                    AND ((schedule = 'daily' AND COALESCE(generated_at, created_at) + 86400 <= ?1)
+                      OR (schedule = 'weekly' AND COALESCE(generated_at, created_at) + 604800 <= ?1)
+                      OR (schedule = 'monthly' AND COALESCE(generated_at, created_at) + 2592000 <= ?1))))
+           AS "pending!: bool""#,
+        now
+    )
+    .fetch_one(db)
+    .await
+}
+
 /// Queue every scheduled mixtape whose next generation is due; how many.
 pub async fn queue_due(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
     let r = sqlx::query!(

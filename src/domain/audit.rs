@@ -16,6 +16,8 @@ pub enum AuditKind {
     CredentialsCleared,
     KeyRotated,
     SettingsChanged,
+    PlaylistWritebackEnabled,
+    PlaylistWritebackDisabled,
 }
 
 impl AuditKind {
@@ -35,6 +37,8 @@ impl AuditKind {
             Self::CredentialsCleared => "credentials_cleared",
             Self::KeyRotated => "key_rotated",
             Self::SettingsChanged => "settings_changed",
+            Self::PlaylistWritebackEnabled => "playlist_writeback_enabled",
+            Self::PlaylistWritebackDisabled => "playlist_writeback_disabled",
         }
     }
 
@@ -55,6 +59,8 @@ impl AuditKind {
             "credentials_cleared" => "All credentials cleared",
             "key_rotated" => "Encryption key rotated",
             "settings_changed" => "Settings changed",
+            "playlist_writeback_enabled" => "Playlist now written to Navidrome",
+            "playlist_writeback_disabled" => "Playlist no longer written to Navidrome",
             _ => "Other event",
         }
     }

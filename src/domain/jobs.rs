@@ -27,12 +27,14 @@ pub enum JobName {
     NavidromePlaylists,
     /// Link listens and playlist entries to the catalogue; doubtful ones go to review.
     Matching,
+    /// Keep the playlists written to Navidrome up to date.
+    PlaylistWriteback,
     /// Generate the AI DJ's queued mixtapes and regenerate scheduled ones that are due.
     Vibes,
 }
 
 impl JobName {
-    pub const ALL: [JobName; 11] = [
+    pub const ALL: [JobName; 12] = [
         Self::Maintenance,
         Self::KeyRotation,
         Self::LibraryImport,
@@ -43,6 +45,7 @@ impl JobName {
         Self::ListenbrainzPlaylists,
         Self::NavidromePlaylists,
         Self::Matching,
+        Self::PlaylistWriteback,
         Self::Vibes,
     ];
 
@@ -58,6 +61,7 @@ impl JobName {
             Self::ListenbrainzPlaylists => "listenbrainz_playlists",
             Self::NavidromePlaylists => "navidrome_playlists",
             Self::Matching => "matching",
+            Self::PlaylistWriteback => "playlist_writeback",
             Self::Vibes => "vibes",
         }
     }
@@ -78,6 +82,7 @@ impl JobName {
             Self::ListenbrainzPlaylists => "ListenBrainz playlists",
             Self::NavidromePlaylists => "Navidrome playlists",
             Self::Matching => "Matching",
+            Self::PlaylistWriteback => "Playlists to Navidrome",
             Self::Vibes => "AI DJ mixtapes",
         }
     }
@@ -109,6 +114,9 @@ impl JobName {
             }
             Self::Matching => {
                 "Links your listens and playlist tracks to the songs in your library; doubtful cases wait in the review queue. Runs after every sync that brings something new."
+            }
+            Self::PlaylistWriteback => {
+                "Updates the Navidrome copies of the playlists you chose to write to Navidrome, when they changed."
             }
             Self::Vibes => {
                 "Generates the mixtapes you asked for and regenerates scheduled ones (daily, weekly, monthly), refreshing their Navidrome playlists in place."

@@ -11,3 +11,4 @@ pub mod matching;
 pub mod playlist;
 pub mod provider;
 pub mod text;
+pub mod writeback;

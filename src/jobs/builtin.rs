@@ -13,6 +13,7 @@ use crate::services::keys::{self, Origin};
 use crate::services::library_import::{self, ImportError};
 use crate::services::maintenance;
 use crate::services::matching;
+use crate::services::playlist_writeback;
 use crate::services::playlists::{self, ImportReport};
 use crate::services::vibes;
 
@@ -26,6 +27,7 @@ pub fn register_builtin(jobs: &Jobs, config: &Config) {
     register_library_import(jobs, config.sync_interval);
     register_playlists(jobs, config);
     register_matching(jobs, config);
+    register_playlist_writeback(jobs, config.playlist_writeback_interval);
     register_vibes(jobs);
     jobs.register(JobSpec {
         name: JobName::Maintenance,
@@ -187,6 +189,33 @@ fn playlist_counts(r: &ImportReport) -> Counts {
         .with("capability_lost", r.capability_lost)
 }
 
+/// Re-writing the playlists written to Navidrome, every `playlist_sync.sync_interval`.
+fn register_playlist_writeback(jobs: &Jobs, interval: Duration) {
+    jobs.register(JobSpec {
+        name: JobName::PlaylistWriteback,
+        interval,
+        at_startup: true,
+        body: Arc::new(|core: Core, ctx: RunContext| {
+            Box::pin(async move { run_playlist_writeback(&core, &ctx).await })
+        }),
+    });
+}
+
+async fn run_playlist_writeback(core: &Core, ctx: &RunContext) -> Result<Counts, JobError> {
+    let progress = |done: u64, total: Option<u64>| ctx.progress(done, total);
+    let r = playlist_writeback::resync_all(core, &progress)
+        .await
+        .map_err(|e| JobError::new("the playlist write-back state could not be stored", e))?;
+    Ok(Counts::new()
+        .with("playlists", r.playlists)
+        .with("updated", r.updated)
+        .with("restored", r.restored)
+        .with("recreated", r.recreated)
+        .with("unchanged", r.unchanged)
+        .with("skipped", r.skipped)
+        .with("failed", r.failed))
+}
+
 /// The catalogue import, every sync interval (an unchanged library costs the album list only).
 fn register_library_import(jobs: &Jobs, interval: Duration) {
     jobs.register(JobSpec {
@@ -261,6 +290,10 @@ async fn run_matching(core: &Core, ctx: &RunContext) -> Result<Counts, JobError>
     let r = matching::run(core, &progress)
         .await
         .map_err(|e| JobError::new("matching to the library failed", e))?;
+    if r.rows > 0 {
+        // Playlists written to Navidrome carry the linked songs: send the new links on.
+        after_current(core, JobName::PlaylistWriteback).await;
+    }
     Ok(Counts::new()
         .with("tracks", r.identities)
         .with("matched", r.matched)
@@ -272,10 +305,15 @@ async fn run_matching(core: &Core, ctx: &RunContext) -> Result<Counts, JobError>
 
 /// Start matching once the current sync's rows are stored (after a run already going).
 async fn match_after(core: &Core) {
-    match crate::jobs::trigger_after_current(core, JobName::Matching, Trigger::Schedule).await {
+    after_current(core, JobName::Matching).await;
+}
+
+/// Start `job` now, or once its current run ends.
+async fn after_current(core: &Core, job: JobName) {
+    match crate::jobs::trigger_after_current(core, job, Trigger::Schedule).await {
         Ok(_)
         | Err(crate::jobs::TriggerError::ShuttingDown | crate::jobs::TriggerError::UnknownJob) => {}
-        Err(e) => tracing::warn!(error = %e, "matching did not start"),
+        Err(e) => tracing::warn!(error = %e, job = job.as_str(), "a follow-up run did not start"),
     }
 }
 

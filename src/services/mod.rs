@@ -14,6 +14,7 @@ pub mod links;
 pub mod maintenance;
 pub mod matching;
 pub mod navidrome;
+pub mod playlist_writeback;
 pub mod playlists;
 pub mod sessions;
 pub mod sign_in;

@@ -366,6 +366,9 @@ pub async fn run_queue(
     cancelled: &(dyn Fn() -> bool + Send + Sync),
 ) -> Result<RunReport, ServiceError> {
     let mut report = RunReport::default();
+    if !db::vibes::has_work(&core.db, core.clock.now()).await? {
+        return Ok(report);
+    }
     db::vibes::requeue_running(&core.db).await?;
     report.scheduled = db::vibes::queue_due(&core.db, core.clock.now()).await?;
     let queued = db::vibes::queued(&core.db).await?;

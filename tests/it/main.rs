@@ -20,6 +20,7 @@ mod link_spotify;
 mod link_storage;
 mod matching;
 mod pages;
+mod playlist_writeback;
 mod playlists;
 mod providers_page;
 mod security_findings;
