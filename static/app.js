@@ -120,6 +120,22 @@
       }
     } catch (e) { /* ignore malformed events */ }
   });
+  // A mixtape being generated: follow the Vibes job, reload once it has finished.
+  var mixtapeBox = document.getElementById("mixtape-progress");
+  source.addEventListener("job", function (ev) {
+    if (!mixtapeBox) return;
+    try {
+      var data = JSON.parse(ev.data);
+      if (data.job !== mixtapeBox.dataset.job) return;
+      var bar = mixtapeBox.querySelector("progress");
+      if (data.state === "progress" && bar && data.total > 0) {
+        bar.max = data.total;
+        bar.value = data.done || 0;
+      } else if (data.state === "finished") {
+        window.location.reload();
+      }
+    } catch (e) { /* ignore malformed events */ }
+  });
   source.onerror = function () {
     // 401 (signed out elsewhere) closes the stream; the browser retries otherwise.
     if (source.readyState === EventSource.CLOSED) source.close();

@@ -5,6 +5,7 @@
 pub mod http;
 pub mod lastfm;
 pub mod listenbrainz;
+pub mod llm;
 pub mod navidrome;
 pub mod navidrome_catalogue;
 pub mod spotify;

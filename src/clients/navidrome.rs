@@ -55,6 +55,9 @@ impl NavidromeError {
 mod playlists;
 pub use playlists::{Replaced, WriteTransport};
 
+#[path = "navidrome_mixtape.rs"]
+mod mixtape;
+
 #[derive(Clone)]
 pub struct NavidromeClient {
     /// The base keeps a sub-path, so `rest/<method>` lands under `https://h/music/`.

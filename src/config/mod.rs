@@ -27,7 +27,7 @@ mod summary;
 mod validate;
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use figment::Figment;
@@ -37,7 +37,7 @@ use url::Url;
 
 pub use raw::{
     RawAudit, RawConfig, RawDatabase, RawLastfm, RawListenbrainz, RawLog, RawNavidrome, RawOpenai,
-    RawSecurity, RawServer, RawSpotify, RawSync, StringList, figment, unknown_env_vars,
+    RawSecurity, RawServer, RawSpotify, RawSync, RawVibes, StringList, figment, unknown_env_vars,
 };
 pub use secrets::{EncryptionKey, generate_secrets_block};
 pub use validate::{is_loopback_host, join_base, parse_duration};
@@ -108,6 +108,24 @@ pub struct OpenaiConfig {
     pub api_key: Option<SecretString>,
     pub base_url: Url,
     pub model: String,
+    /// `SPOTTER_OPENAI_BASE_URL` was given (it then wins over the AI settings page).
+    pub base_url_set: bool,
+    /// `SPOTTER_OPENAI_MODEL` was given (it then wins over the AI settings page).
+    pub model_set: bool,
+}
+
+/// The default endpoint and model when neither the environment nor the settings page names one.
+pub const OPENAI_DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+pub const OPENAI_DEFAULT_MODEL: &str = "gpt-4o-mini";
+
+#[derive(Debug, Clone)]
+pub struct VibesConfig {
+    /// Tokens per user and UTC day; `None` = no limit.
+    pub daily_token_budget: Option<u64>,
+    pub prompts_directory: Option<PathBuf>,
+    pub timeout: Duration,
+    /// Roughly how many tokens the candidate list may take in a prompt.
+    pub prompt_tokens: u64,
 }
 
 /// The validated configuration the application runs with.
@@ -130,6 +148,7 @@ pub struct Config {
     pub lastfm_redirect_url: Url,
     pub listenbrainz_api_url: Url,
     pub openai: OpenaiConfig,
+    pub vibes: VibesConfig,
     pub sync_interval: Duration,
     pub history_lookback: Duration,
     /// How often playlists written to Navidrome are re-synced.

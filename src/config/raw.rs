@@ -24,6 +24,7 @@ pub struct RawConfig {
     pub lastfm: RawLastfm,
     pub listenbrainz: RawListenbrainz,
     pub openai: RawOpenai,
+    pub vibes: RawVibes,
     pub sync: RawSync,
     pub playlist_sync: RawPlaylistSync,
     pub log: RawLog,
@@ -197,7 +198,9 @@ impl Default for RawListenbrainz {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+/// Empty base URL and model mean "not set here": the default applies, and the AI settings
+/// page may choose another (see `validate_openai`).
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RawOpenai {
     #[serde(skip_serializing)]
@@ -208,12 +211,33 @@ pub struct RawOpenai {
     pub model: String,
 }
 
-impl Default for RawOpenai {
+/// The AI DJ ("Vibes").
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawVibes {
+    /// Tokens (prompt + answer) a user may spend per UTC day; 0 = no limit.
+    #[serde(deserialize_with = "loose_string")]
+    pub daily_token_budget: String,
+    /// A directory whose `system.txt`, `generate_mixtape.txt`, `enhance_playlist.txt` or
+    /// `similar_artists.txt` replace the built-in
+    /// prompts; empty = built-in only.
+    #[serde(deserialize_with = "loose_string")]
+    pub prompts_directory: String,
+    /// Total timeout of one call to the model.
+    #[serde(deserialize_with = "loose_string")]
+    pub timeout: String,
+    /// Roughly how many tokens the candidate list may take in a prompt.
+    #[serde(deserialize_with = "loose_string")]
+    pub prompt_tokens: String,
+}
+
+impl Default for RawVibes {
     fn default() -> Self {
         Self {
-            api_key: None,
-            base_url: "https://api.openai.com/v1".into(),
-            model: "gpt-4o-mini".into(),
+            daily_token_budget: "200000".into(),
+            prompts_directory: String::new(),
+            timeout: "120s".into(),
+            prompt_tokens: "6000".into(),
         }
     }
 }

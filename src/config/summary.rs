@@ -127,6 +127,20 @@ pub(super) const SETTINGS: &[Setting] = &[
     secret("openai.api_key", |c| c.openai.api_key.is_some()),
     value("openai.base_url", |c| c.openai.base_url.to_string()),
     value("openai.model", |c| c.openai.model.clone()),
+    value("vibes.daily_token_budget", |c| {
+        c.vibes
+            .daily_token_budget
+            .map_or_else(|| "0 (no limit)".to_owned(), |n| n.to_string())
+    }),
+    value("vibes.prompts_directory", |c| {
+        c.vibes
+            .prompts_directory
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    }),
+    value("vibes.timeout", |c| fmt_duration(c.vibes.timeout)),
+    value("vibes.prompt_tokens", |c| c.vibes.prompt_tokens.to_string()),
     value("sync.interval", |c| fmt_duration(c.sync_interval)),
     value("sync.history_lookback", |c| {
         fmt_duration(c.history_lookback)

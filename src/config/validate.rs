@@ -14,11 +14,11 @@ use url::Url;
 
 use super::raw::{
     RawAudit, RawConfig, RawDatabase, RawLastfm, RawListenbrainz, RawLog, RawNavidrome, RawOpenai,
-    RawPlaylistSync, RawSecurity, RawServer, RawSpotify, RawSync,
+    RawPlaylistSync, RawSecurity, RawServer, RawSpotify, RawSync, RawVibes,
 };
 use super::{
     Config, ConfigError, ConfigErrors, LastfmConfig, LogFormat, OpenaiConfig, SecurityConfig,
-    SpotifyConfig, secrets,
+    SpotifyConfig, VibesConfig, secrets,
 };
 
 pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
@@ -32,6 +32,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
     let lastfm = validate_lastfm(raw.lastfm, base_url, &mut errors);
     let listenbrainz_api_url = validate_listenbrainz(&raw.listenbrainz, &mut errors);
     let openai = validate_openai(raw.openai, &mut errors);
+    let vibes = validate_vibes(&raw.vibes, &mut errors);
     let sync = validate_sync(&raw.sync, &raw.playlist_sync, &mut errors);
     let log = validate_log(&raw.log, &mut errors);
     let audit_retention_days = validate_audit(&raw.audit);
@@ -49,6 +50,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         Some(lastfm),
         Some(listenbrainz_api_url),
         Some(openai),
+        Some(vibes),
         Some(sync),
         Some(log),
     ) = (
@@ -60,6 +62,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         lastfm,
         listenbrainz_api_url,
         openai,
+        vibes,
         sync,
         log,
     )
@@ -83,6 +86,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         lastfm_redirect_url: lastfm.redirect_url,
         listenbrainz_api_url,
         openai,
+        vibes,
         sync_interval: sync.interval,
         history_lookback: sync.history_lookback,
         playlist_writeback_interval: sync.playlist_writeback_interval,
@@ -335,11 +339,55 @@ fn validate_listenbrainz(raw: &RawListenbrainz, errors: &mut Vec<ConfigError>) -
 
 fn validate_openai(raw: RawOpenai, errors: &mut Vec<ConfigError>) -> Option<OpenaiConfig> {
     // Any OpenAI-compatible endpoint, including a local Ollama over plain http.
-    let base_url = parse_url("SPOTTER_OPENAI_BASE_URL", &raw.base_url, errors);
+    let base_url_set = !raw.base_url.trim().is_empty();
+    let model_set = !raw.model.trim().is_empty();
+    let base_url = if base_url_set {
+        parse_url("SPOTTER_OPENAI_BASE_URL", &raw.base_url, errors)
+    } else {
+        Url::parse(super::OPENAI_DEFAULT_BASE_URL).ok()
+    };
     Some(OpenaiConfig {
         api_key: secrets::non_empty(raw.api_key),
         base_url: base_url?,
-        model: raw.model,
+        model: if model_set {
+            raw.model.trim().to_owned()
+        } else {
+            super::OPENAI_DEFAULT_MODEL.to_owned()
+        },
+        base_url_set,
+        model_set,
+    })
+}
+
+fn validate_vibes(raw: &RawVibes, errors: &mut Vec<ConfigError>) -> Option<VibesConfig> {
+    let budget = match raw.daily_token_budget.trim().parse::<u64>() {
+        Ok(0) => Some(None),
+        Ok(n) => Some(Some(n)),
+        Err(_) => {
+            errors.push(ConfigError(format!(
+                "SPOTTER_VIBES_DAILY_TOKEN_BUDGET must be a whole number of tokens (0 = no limit), got {:?}",
+                raw.daily_token_budget
+            )));
+            None
+        }
+    };
+    let prompt_tokens = match raw.prompt_tokens.trim().parse::<u64>() {
+        Ok(n) if (500..=1_000_000).contains(&n) => Some(n),
+        _ => {
+            errors.push(ConfigError(format!(
+                "SPOTTER_VIBES_PROMPT_TOKENS must be a number of tokens between 500 and 1000000, got {:?}",
+                raw.prompt_tokens
+            )));
+            None
+        }
+    };
+    let timeout = parse_dur("SPOTTER_VIBES_TIMEOUT", &raw.timeout, errors);
+    let dir = raw.prompts_directory.trim();
+    Some(VibesConfig {
+        daily_token_budget: budget?,
+        prompts_directory: (!dir.is_empty()).then(|| PathBuf::from(dir)),
+        timeout: timeout?,
+        prompt_tokens: prompt_tokens?,
     })
 }
 

@@ -38,10 +38,18 @@ pub const PROVIDER_REFRESH_TOKEN: EncryptedColumn = EncryptedColumn {
     row_key: "user_id:provider",
 };
 
+/// An AI provider API key entered on the AI settings page.
+pub const AI_API_KEY: EncryptedColumn = EncryptedColumn {
+    table: "ai_settings",
+    column: "api_key_enc",
+    row_key: "user_id",
+};
+
 /// Every encrypted column in the schema.
 pub const ENCRYPTED_COLUMNS: &[&EncryptedColumn] = &[
     &NAVIDROME_PASSWORD,
     &OAUTH_VERIFIER,
     &PROVIDER_ACCESS_TOKEN,
     &PROVIDER_REFRESH_TOKEN,
+    &AI_API_KEY,
 ];

@@ -36,7 +36,7 @@ pub async fn has_navidrome_password(db: &Db, user_id: UserId) -> Result<bool, sq
 }
 
 /// Delete every stored credential (the Navidrome password, every linked service's tokens, every
-/// pending OAuth state with its verifier, link health) and every session. One transaction.
+/// pending OAuth state with its verifier, the AI key entered in the UI, link health) and every session. One transaction.
 pub async fn clear_all(db: &Db) -> Result<u64, sqlx::Error> {
     let mut tx = crate::db::begin_write(db).await?;
     let mut n = sqlx::query!("DELETE FROM navidrome_credentials")
@@ -48,6 +48,10 @@ pub async fn clear_all(db: &Db) -> Result<u64, sqlx::Error> {
         .await?
         .rows_affected();
     n += sqlx::query!("DELETE FROM oauth_states")
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    n += sqlx::query!("UPDATE ai_settings SET api_key_enc = NULL WHERE api_key_enc IS NOT NULL")
         .execute(&mut *tx)
         .await?
         .rows_affected();

@@ -13,6 +13,7 @@ pub mod playlists;
 pub mod rotation;
 pub mod sessions;
 pub mod users;
+pub mod vibes;
 pub mod watch;
 
 use std::str::FromStr;

@@ -86,7 +86,7 @@ pub async fn touch_many(db: &Db, stamps: &[(SessionId, i64)]) -> Result<(), sqlx
     if stamps.is_empty() {
         return Ok(());
     }
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin_write(db).await?;
     for (jti, t) in stamps {
         sqlx::query!(
             "UPDATE sessions SET last_seen_at = ?2 WHERE jti = ?1 AND last_seen_at < ?2",

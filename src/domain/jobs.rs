@@ -29,10 +29,12 @@ pub enum JobName {
     Matching,
     /// Keep the playlists written to Navidrome up to date.
     PlaylistWriteback,
+    /// Generate the AI DJ's queued mixtapes and regenerate scheduled ones that are due.
+    Vibes,
 }
 
 impl JobName {
-    pub const ALL: [JobName; 11] = [
+    pub const ALL: [JobName; 12] = [
         Self::Maintenance,
         Self::KeyRotation,
         Self::LibraryImport,
@@ -44,6 +46,7 @@ impl JobName {
         Self::NavidromePlaylists,
         Self::Matching,
         Self::PlaylistWriteback,
+        Self::Vibes,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -59,6 +62,7 @@ impl JobName {
             Self::NavidromePlaylists => "navidrome_playlists",
             Self::Matching => "matching",
             Self::PlaylistWriteback => "playlist_writeback",
+            Self::Vibes => "vibes",
         }
     }
 
@@ -79,6 +83,7 @@ impl JobName {
             Self::NavidromePlaylists => "Navidrome playlists",
             Self::Matching => "Matching",
             Self::PlaylistWriteback => "Playlists to Navidrome",
+            Self::Vibes => "AI DJ mixtapes",
         }
     }
 
@@ -112,6 +117,9 @@ impl JobName {
             }
             Self::PlaylistWriteback => {
                 "Updates the Navidrome copies of the playlists you chose to write to Navidrome, when they changed."
+            }
+            Self::Vibes => {
+                "Generates the mixtapes you asked for and regenerates scheduled ones (daily, weekly, monthly), refreshing their Navidrome playlists in place."
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Pure types and rules, no I/O.
 
 pub mod audit;
+pub mod dj;
 pub mod identity;
 pub mod ids;
 pub mod jobs;

@@ -165,6 +165,8 @@ struct ArtistPage {
     ctx: PageCtx,
     artist: ArtistItem,
     albums: Vec<AlbumItem>,
+    similar: Vec<crate::services::vibes::SimilarArtist>,
+    djs: Vec<(i64, String)>,
 }
 
 async fn artist_page(
@@ -175,9 +177,18 @@ async fn artist_page(
     let (artist, albums) = library::artist(&state.core, &id)
         .await?
         .ok_or(AppError::NotFound)?;
+    let similar =
+        crate::services::vibes::similar_artists(&state.core, user.user_id, &artist.id, 10).await?;
+    let djs = crate::services::vibes::personas(&state.core, user.user_id)
+        .await?
+        .into_iter()
+        .map(|d| (d.id, d.name))
+        .collect();
     let view = ArtistPage {
         artist,
         albums,
+        similar,
+        djs,
         ctx: PageCtx::signed_in(user.username, user.csrf_token, "library"),
     };
     Ok(render(&view, StatusCode::OK))

@@ -1,6 +1,7 @@
 //! The HTTP surface: one module per feature area, each with its own `router()`, assembled
 //! here with the hardening middleware.
 
+pub mod ai_settings;
 pub mod api;
 pub mod assets;
 pub mod auth;
@@ -24,6 +25,7 @@ pub mod server;
 pub mod session;
 pub mod state;
 pub mod tasks;
+pub mod vibes;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -71,6 +73,8 @@ pub fn build_app(state: AppState) -> Router {
         .merge(tasks::router())
         .merge(playlists::router())
         .merge(review::router())
+        .merge(vibes::router())
+        .merge(ai_settings::router())
         .merge(provider_auth::router())
         .merge(health::router())
         .merge(assets::router())

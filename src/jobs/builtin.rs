@@ -15,6 +15,7 @@ use crate::services::maintenance;
 use crate::services::matching;
 use crate::services::playlist_writeback;
 use crate::services::playlists::{self, ImportReport};
+use crate::services::vibes;
 
 /// How often housekeeping runs.
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(600);
@@ -27,6 +28,7 @@ pub fn register_builtin(jobs: &Jobs, config: &Config) {
     register_playlists(jobs, config);
     register_matching(jobs, config);
     register_playlist_writeback(jobs, config.playlist_writeback_interval);
+    register_vibes(jobs);
     jobs.register(JobSpec {
         name: JobName::Maintenance,
         interval: MAINTENANCE_EVERY,
@@ -313,4 +315,31 @@ async fn after_current(core: &Core, job: JobName) {
         | Err(crate::jobs::TriggerError::ShuttingDown | crate::jobs::TriggerError::UnknownJob) => {}
         Err(e) => tracing::warn!(error = %e, job = job.as_str(), "a follow-up run did not start"),
     }
+}
+
+/// How often the Vibes job looks for scheduled mixtapes that are due (Generate starts it at once).
+const VIBES_EVERY: Duration = Duration::from_secs(900);
+
+fn register_vibes(jobs: &Jobs) {
+    jobs.register(JobSpec {
+        name: JobName::Vibes,
+        interval: VIBES_EVERY,
+        at_startup: true,
+        body: Arc::new(|core: Core, ctx: RunContext| {
+            Box::pin(async move { run_vibes(&core, &ctx).await })
+        }),
+    });
+}
+
+async fn run_vibes(core: &Core, ctx: &RunContext) -> Result<Counts, JobError> {
+    let progress = |done: u64, total: u64| ctx.progress(done, Some(total));
+    let cancelled = || ctx.is_cancelled();
+    let r = vibes::run_queue(core, &progress, &cancelled)
+        .await
+        .map_err(|e| JobError::new("the mixtapes could not be generated", e))?;
+    Ok(Counts::new()
+        .with("scheduled", r.scheduled)
+        .with("generated", r.generated)
+        .with("failed", r.failed)
+        .with("saved_to_navidrome", r.saved))
 }

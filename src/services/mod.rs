@@ -2,6 +2,7 @@
 //! `Core` and returns a typed outcome; none knows about HTTP. Handlers map the outcomes to
 //! pages and `ServiceError` to a fixed error page.
 
+pub mod ai;
 pub mod audit;
 pub mod credentials;
 pub mod dashboard;
@@ -18,6 +19,7 @@ pub mod playlist_writeback;
 pub mod playlists;
 pub mod sessions;
 pub mod sign_in;
+pub mod vibes;
 
 use crate::crypto::CryptoError;
 

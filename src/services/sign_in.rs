@@ -170,6 +170,10 @@ pub async fn sign_in(
     // A new session and perhaps a new user: what the pages show changed.
     crate::services::sessions::changed(core);
     event.publish(&core.events);
+    // The AI DJ's starter personas, once per account.
+    if let Err(e) = crate::services::vibes::ensure_starters(core, user_id).await {
+        tracing::warn!(error = %e, "seeding the starter DJs failed");
+    }
     accounts.record_success(username);
     // The ping above just succeeded with these credentials.
     core.navidrome_status

@@ -29,3 +29,4 @@ mod providers_page;
 mod security_findings;
 mod sessions;
 mod storage;
+mod vibes;

@@ -151,7 +151,9 @@ async fn add_playlist(app: &TestApp, name: &str, entries: &[Entry<'_>]) -> i64 {
     id
 }
 
-/// Replace the playlist's tracks (as an import would).
+/// Replace the playlist's tracks (as an import would), as already matched: the rows carry a
+/// method, so a matching run started by the server meanwhile neither relinks them nor, having
+/// linked nothing, sends a write-back of its own that would race with the test's.
 async fn set_entries(app: &TestApp, id: i64, entries: &[Entry<'_>]) {
     let db = &app.state.core.db;
     sqlx::query("DELETE FROM playlist_tracks WHERE playlist_id = ?1")
@@ -160,7 +162,7 @@ async fn set_entries(app: &TestApp, id: i64, entries: &[Entry<'_>]) {
         .await
         .unwrap();
     for (pos, e) in entries.iter().enumerate() {
-        let (title, artist, track_id): (String, String, Option<&str>) = match e {
+        let (title, artist, track_id, method): (String, String, Option<&str>, &str) = match e {
             Entry::Linked(track) => {
                 let (t, a): (String, String) =
                     sqlx::query_as("SELECT title, artist FROM tracks WHERE id = ?1")
@@ -168,13 +170,13 @@ async fn set_entries(app: &TestApp, id: i64, entries: &[Entry<'_>]) {
                         .fetch_one(db)
                         .await
                         .unwrap();
-                (t, a, Some(*track))
+                (t, a, Some(*track), "manual")
             }
-            Entry::Missing(t, a) => ((*t).to_owned(), (*a).to_owned(), None),
+            Entry::Missing(t, a) => ((*t).to_owned(), (*a).to_owned(), None, "none"),
         };
         sqlx::query(
             "INSERT INTO playlist_tracks (playlist_id, position, title, artist, title_norm,
-                    artist_norm, track_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    artist_norm, track_id, match_method) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )
         .bind(id)
         .bind(i64::try_from(pos).unwrap())
@@ -183,19 +185,21 @@ async fn set_entries(app: &TestApp, id: i64, entries: &[Entry<'_>]) {
         .bind(spotter::domain::text::normalize(&title))
         .bind(spotter::domain::text::normalize(&artist))
         .bind(track_id)
+        .bind(method)
         .execute(db)
         .await
         .unwrap();
     }
 }
 
-/// `n` plays of a song by the signed-in user.
+/// `n` plays of a song by the signed-in user (not in the library, as the matcher would say).
 async fn add_plays(app: &TestApp, title: &str, artist: &str, n: i64) {
     let db = &app.state.core.db;
     for i in 0..n {
         sqlx::query(
-            "INSERT INTO listens (user_id, played_at, title, artist, title_norm, artist_norm)
-             VALUES ((SELECT id FROM users ORDER BY id LIMIT 1), ?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO listens (user_id, played_at, title, artist, title_norm, artist_norm,
+                    match_method)
+             VALUES ((SELECT id FROM users ORDER BY id LIMIT 1), ?1, ?2, ?3, ?4, ?5, 'none')",
         )
         .bind(1_700_000_000 + i)
         .bind(title)
