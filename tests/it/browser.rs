@@ -18,6 +18,9 @@ const LB_TOKEN: &str = "3f9a6c1e-7b2d-4e8f-a1c3-5d7e9f0b2c4a";
 const PHONE_UA: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 \
                         (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
 const HOSTILE_TITLE: &str = "<script>alert('listen')</script>";
+/// What the fake AI DJ writes into every field of its answer.
+const HOSTILE_DJ: &str = "<script>alert(1)</script> <img src=x onerror=alert(1)> \
+                          <a href=\"javascript:alert(1)\">x</a> {{ 7*7 }} {% if true %}y{% endif %}";
 
 /// The signed-in pages with fixed addresses: (screenshot name, path).
 const PAGES: &[(&str, &str)] = &[
@@ -31,6 +34,9 @@ const PAGES: &[(&str, &str)] = &[
     ("tasks", "/preferences/tasks"),
     ("security", "/preferences/security"),
     ("notifications", "/notifications"),
+    ("vibes-mixtapes", "/vibes/mixtapes"),
+    ("vibes-djs", "/vibes/djs"),
+    ("ai-settings", "/preferences/ai"),
     ("not-found", "/no/such/page"),
 ];
 
@@ -155,7 +161,22 @@ async fn flow() {
     let started = std::time::Instant::now();
     let f = Fakes::start().await;
     mount_listenbrainz(&f).await;
-    let app = spawn_app(f.options()).await;
+    // The AI DJ: an OpenAI-compatible fake whose every field is markup.
+    let llm = crate::vibes::fake_llm(|labels: &[String]| {
+        let tracks: Vec<serde_json::Value> = labels
+            .iter()
+            .take(5)
+            .map(|l| json!({"id": l, "reason": HOSTILE_DJ}))
+            .collect();
+        json!({"intro": HOSTILE_DJ, "tracks": tracks, "outro": HOSTILE_DJ}).to_string()
+    })
+    .await;
+    let app = spawn_app(
+        f.options()
+            .set("openai.base_url", &format!("{}/v1", llm.uri()))
+            .set("openai.api_key", crate::vibes::KEY),
+    )
+    .await;
     let Some(mut kit) = Kit::launch(&app.base).await else {
         return;
     };
@@ -247,6 +268,35 @@ async fn flow() {
     )
     .await;
 
+    // A mixtape from the AI DJ: created through the form, generated in the background, its
+    // page showing the DJ's markup as text.
+    assert_eq!(kit.visit("/vibes/mixtapes").await, 200);
+    kit.fill("#mx-name", "Browser mix").await;
+    let _: bool = kit
+        .eval("(document.querySelector('#mx-len').value = '5', true)")
+        .await;
+    assert_eq!(kit.submit("form[action='/vibes/mixtapes']").await, 200);
+    let mixtape = kit.path().await;
+    assert!(mixtape.starts_with("/vibes/mixtapes/"), "{mixtape}");
+    assert_eq!(kit.submit("form[action$='/generate']").await, 200);
+    spotter::jobs::wait_idle(&app.state.core, spotter::domain::jobs::JobName::Vibes).await;
+    assert_eq!(kit.visit(&mixtape).await, 200);
+    let text = kit.text().await;
+    assert!(
+        text.contains("<script>alert(1)</script>") && text.contains("{{ 7*7 }}"),
+        "the DJ's words are not shown as text: {text}"
+    );
+    assert!(
+        kit.eval::<bool>(
+            "[...document.scripts].every(s => s.src !== '') \
+             && document.querySelector('img[onerror], a[href^=\"javascript:\"]') === null"
+        )
+        .await,
+        "the DJ's markup became elements"
+    );
+    kit.assert_no_console_errors("the mixtape page").await;
+    assert_eq!(kit.visit("/preferences/providers").await, 200);
+
     // "Test connection" answers next to its button, naming the service.
     assert_eq!(
         kit.submit("form[action='/preferences/listenbrainz/test']")
@@ -296,6 +346,7 @@ async fn flow() {
     if let Some(pl) = first_link(&kit, "a[href^='/playlists/']").await {
         pages.push(("playlist".into(), pl));
     }
+    pages.push(("mixtape".into(), mixtape.clone()));
     kit.visit("/review").await;
     if let Some(case) = first_link(&kit, "a[href^='/review/']").await {
         pages.push(("review-case".into(), case));

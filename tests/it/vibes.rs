@@ -11,7 +11,7 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::harness::*;
 
-const KEY: &str = "sk-test-vibes-0123456789abcdefWXYZ";
+pub(crate) const KEY: &str = "sk-test-vibes-0123456789abcdefWXYZ";
 
 /// The fake model: answers with `answer(labels)` as the message content, where `labels` are the
 /// candidate ids found in the prompt.
@@ -52,7 +52,9 @@ fn good_answer(labels: &[String]) -> String {
         .to_string()
 }
 
-async fn fake_llm<F: Fn(&[String]) -> String + Send + Sync + 'static>(answer: F) -> MockServer {
+pub(crate) async fn fake_llm<F: Fn(&[String]) -> String + Send + Sync + 'static>(
+    answer: F,
+) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/chat/completions"))
