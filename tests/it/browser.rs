@@ -279,7 +279,17 @@ async fn flow() {
     let mixtape = kit.path().await;
     assert!(mixtape.starts_with("/vibes/mixtapes/"), "{mixtape}");
     assert_eq!(kit.submit("form[action$='/generate']").await, 200);
-    spotter::jobs::wait_idle(&app.state.core, spotter::domain::jobs::JobName::Vibes).await;
+    let mixtape_id: i64 = mixtape
+        .trim_start_matches("/vibes/mixtapes/")
+        .parse()
+        .unwrap();
+    wait_for_rows(
+        &app,
+        &format!("SELECT COUNT(*) FROM mixtapes WHERE id = {mixtape_id} AND status = 'ready'"),
+        1,
+        "the generated mixtape",
+    )
+    .await;
     assert_eq!(kit.visit(&mixtape).await, 200);
     let text = kit.text().await;
     assert!(
