@@ -34,6 +34,8 @@ struct DashboardPage {
     navidrome_open_url: String,
     navidrome_status: NavidromeStatus,
     session_count: i64,
+    /// Cases waiting in the review queue.
+    review_waiting: i64,
     linked_services: Vec<String>,
     totals: crate::db::listens::Stats,
     /// (service label, listens it reported)
@@ -86,6 +88,7 @@ async fn dashboard(State(core): State<Core>, user: CurrentUser) -> AppResult<Res
         navidrome_open_url: core.config.navidrome_public_url.to_string(),
         navidrome_status,
         session_count: data.session_count,
+        review_waiting: data.review_waiting,
         linked_services: data.linked.iter().map(|p| p.label().to_owned()).collect(),
         ctx: PageCtx::signed_in(user.username, user.csrf_token, "home"),
     };

@@ -29,6 +29,8 @@ pub struct Snapshot {
     pub linked: Vec<Provider>,
     pub health: Vec<HealthRow>,
     pub session_count: i64,
+    /// Cases in the review queue.
+    pub review_waiting: i64,
     /// When the library import last started.
     pub last_import: Option<i64>,
 }
@@ -120,6 +122,7 @@ async fn gather(core: &Core, user_id: UserId) -> Result<Snapshot, LinkError> {
         .collect();
     let health = db::links::health_all(&core.db, user_id).await?;
     let session_count = db::sessions::count_for_user(&core.db, user_id).await?;
+    let review_waiting = db::matching::count_reviews(&core.db, user_id).await?;
     let last_import = history::last_run(core, JobName::LibraryImport).await?;
     Ok(Snapshot {
         totals,
@@ -127,6 +130,7 @@ async fn gather(core: &Core, user_id: UserId) -> Result<Snapshot, LinkError> {
         linked,
         health,
         session_count,
+        review_waiting,
         last_import,
     })
 }

@@ -371,6 +371,8 @@ pub async fn decide_case(
     };
     let found =
         db::matching::decide(&core.db, user_id, case_id, track_id, core.clock.now()).await?;
+    // The dashboard counts the queue: its next view must not be the one from before.
+    core.changes.bump();
     Ok(if found {
         Decided::Done
     } else {
@@ -380,5 +382,7 @@ pub async fn decide_case(
 
 /// Take a decision back; its rows wait for the next matching run. False when there is none.
 pub async fn undo(core: &Core, user_id: UserId, decision_id: i64) -> Result<bool, sqlx::Error> {
-    db::matching::undo(&core.db, user_id, decision_id).await
+    let undone = db::matching::undo(&core.db, user_id, decision_id).await?;
+    core.changes.bump();
+    Ok(undone)
 }

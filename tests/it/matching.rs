@@ -138,6 +138,13 @@ async fn listens_are_matched_doubts_reviewed_and_decisions_stick() {
     assert!(page.body.contains("Live at Wembley Stadium"));
     assert!(page.body.contains("Live at Live Aid"));
     let case = review_id(&app).await;
+    let home = browser.get("/").await;
+    assert!(
+        home.body
+            .contains(r#"<dt>Waiting for your review</dt><dd><a href="/review">1 song</a>"#),
+        "{}",
+        home.body
+    );
 
     // Without the CSRF token nothing is decided.
     let refused = browser
@@ -160,6 +167,13 @@ async fn listens_are_matched_doubts_reviewed_and_decisions_stick() {
     assert_eq!(method.as_deref(), Some("manual"));
     assert_eq!(rule.as_deref(), Some("user_mapped"));
     assert_eq!(count(&app, "SELECT COUNT(*) FROM match_reviews").await, 0);
+    let home = browser.get("/").await;
+    assert!(
+        home.body
+            .contains("<dt>Waiting for your review</dt><dd>none</dd>"),
+        "the count is not the one from before the decision: {}",
+        home.body
+    );
 
     // A later sync brings the same song again: the decision applies to it.
     let again = add_listen(&app, 5_000, "Radio Ga Ga (LIVE)", "Queen").await;
