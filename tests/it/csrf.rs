@@ -141,8 +141,11 @@ async fn login_form_needs_its_pre_session_token() {
     // A tampered pre-session cookie is not accepted either.
     let real = b.get("/auth/login").await.csrf();
     let pre = b.cookies.get("spotter_pre").cloned().unwrap();
+    // Change the first character (to one it is not: a cookie already starting with the
+    // replacement would be no tampering at all).
+    let swapped = if pre.starts_with('A') { 'B' } else { 'A' };
     b.cookies
-        .insert("spotter_pre".into(), format!("A{}", &pre[1..]));
+        .insert("spotter_pre".into(), format!("{swapped}{}", &pre[1..]));
     let r = b
         .post(
             "/login",
