@@ -394,3 +394,45 @@ pub fn run_cli(app: &TestApp, args: &[&str]) -> (i32, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// A Subsonic call on the real peer as `user`, for test setup and checks; the
+/// `subsonic-response` object.
+pub async fn peer_subsonic(
+    user: &str,
+    password: &str,
+    method: &str,
+    params: &[(&str, &str)],
+) -> serde_json::Value {
+    let p = peer();
+    let salt = spotter::crypto::random_token(8);
+    let token = spotter::clients::navidrome::subsonic_token(
+        &secrecy::SecretString::from(password.to_owned()),
+        &salt,
+    );
+    let mut q: Vec<(&str, &str)> = vec![
+        ("u", user),
+        ("t", &token),
+        ("s", &salt),
+        ("v", "1.16.1"),
+        ("c", "spotter-test"),
+        ("f", "json"),
+    ];
+    q.extend_from_slice(params);
+    let url = format!("{}/rest/{method}", p.url.trim_end_matches('/'));
+    let v: serde_json::Value = reqwest::Client::new()
+        .get(url)
+        .query(&q)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["subsonic-response"].clone()
+}
+
+/// A Subsonic call on the peer as its guest (whose playlists are throwaway).
+pub async fn peer_guest_call(method: &str, params: &[(&str, &str)]) -> serde_json::Value {
+    let p = peer();
+    peer_subsonic(&p.guest_user, &p.guest_password, method, params).await
+}

@@ -13,32 +13,7 @@ use crate::harness::*;
 
 /// A Subsonic call on the peer as the guest account (test setup and checks only).
 async fn peer_call(method: &str, params: &[(&str, &str)]) -> Value {
-    let p = peer();
-    let salt = spotter::crypto::random_token(8);
-    let token = spotter::clients::navidrome::subsonic_token(
-        &secrecy::SecretString::from(p.guest_password.clone()),
-        &salt,
-    );
-    let mut q: Vec<(&str, &str)> = vec![
-        ("u", &p.guest_user),
-        ("t", &token),
-        ("s", &salt),
-        ("v", "1.16.1"),
-        ("c", "spotter-test"),
-        ("f", "json"),
-    ];
-    q.extend_from_slice(params);
-    let url = format!("{}/rest/{method}", p.url.trim_end_matches('/'));
-    let v: Value = reqwest::Client::new()
-        .get(url)
-        .query(&q)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["subsonic-response"].clone()
+    peer_guest_call(method, params).await
 }
 
 /// The song ids of a peer playlist in order; `None` when the peer has no such playlist.

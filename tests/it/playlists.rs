@@ -612,46 +612,17 @@ async fn a_listenbrainz_rate_limit_backs_off_without_waiting() {
 }
 
 /// A Subsonic call on the peer as `user` (test setup only).
-async fn subsonic(
-    p: &Peer,
-    user: &str,
-    password: &str,
-    method: &str,
-    params: &[(&str, &str)],
-) -> Value {
-    let salt = spotter::crypto::random_token(8);
-    let token = spotter::clients::navidrome::subsonic_token(
-        &secrecy::SecretString::from(password.to_owned()),
-        &salt,
-    );
-    let mut q: Vec<(&str, &str)> = vec![
-        ("u", user),
-        ("t", &token),
-        ("s", &salt),
-        ("v", "1.16.1"),
-        ("c", "spotter-test"),
-        ("f", "json"),
-    ];
-    q.extend_from_slice(params);
-    let url = format!("{}/rest/{method}", p.url.trim_end_matches('/'));
-    let v: Value = reqwest::Client::new()
-        .get(url)
-        .query(&q)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(v["subsonic-response"]["status"], "ok", "{method}: {v}");
-    v["subsonic-response"].clone()
+async fn subsonic(user: &str, password: &str, method: &str, params: &[(&str, &str)]) -> Value {
+    let v = peer_subsonic(user, password, method, params).await;
+    assert_eq!(v["status"], "ok", "{method}: {v}");
+    v
 }
 
 #[tokio::test]
 async fn navidrome_playlists_from_the_peer_link_by_song_id() {
     let p = peer();
     let (user, password) = (p.guest_user.clone(), p.guest_password.clone());
-    let songs = subsonic(&p, &user, &password, "getRandomSongs", &[("size", "2")]).await;
+    let songs = subsonic(&user, &password, "getRandomSongs", &[("size", "2")]).await;
     let songs = songs["randomSongs"]["song"]
         .as_array()
         .cloned()
@@ -666,7 +637,6 @@ async fn navidrome_playlists_from_the_peer_link_by_song_id() {
         spotter::crypto::random_token(8)
     );
     let created = subsonic(
-        &p,
         &user,
         &password,
         "createPlaylist",
@@ -710,14 +680,7 @@ async fn navidrome_playlists_from_the_peer_link_by_song_id() {
     let id = playlist_id(&app, &remote_id).await;
     let page = b.get(&format!("/playlists/{id}")).await;
     // The throwaway playlist goes before any assertion can fail.
-    subsonic(
-        &p,
-        &user,
-        &password,
-        "deletePlaylist",
-        &[("id", &remote_id)],
-    )
-    .await;
+    subsonic(&user, &password, "deletePlaylist", &[("id", &remote_id)]).await;
 
     assert!(c["updated"].as_u64().unwrap() >= 1, "{c}");
     assert_eq!(
