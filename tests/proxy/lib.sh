@@ -396,10 +396,12 @@ http_redirects_to_https() {
 # Spotter's own 64 KiB limit answers first (Caddy's max_size caps what it would forward).
 # Spotter's pages carry its Content-Security-Policy, the proxies' don't: that tells who answered.
 oversize_refused() {
-  # A proxy (or Spotter behind it) may answer 413 and close while the client is still
+  # Both shipped configurations refuse a body declared larger than their limit at the edge,
+  # before proxying it. The proxy may answer 413 and close while the client is still
   # uploading; curl then sees a reset (000). That is a refusal too, but only a 413 proves the
-  # limit, so try up to ten times (with Caddy about half the attempts see the reset): one 413
-  # is needed and nothing but 413/000 is accepted.
+  # limit, so try up to ten times: one 413 from the proxy itself is needed and nothing but
+  # 413/000 is accepted (Caddy's 502, when the body reaches Spotter before its own limit
+  # trips, is what the Content-Length rule in docker/Caddyfile prevents).
   local code who codes="" got413=1 i
   for i in 1 2 3 4 5 6 7 8 9 10; do
     rm -f "$WORK/big.h"
@@ -415,7 +417,7 @@ oversize_refused() {
   done
   if grep -qi '^content-security-policy' "$WORK/big.h" 2>/dev/null; then who=Spotter; else who=$P_NAME; fi
   note "answers:$codes (413 from $who)"
-  [ "$got413" = 0 ] && { [ "$P_NAME" = caddy ] || [ "$who" = "$P_NAME" ]; }
+  [ "$got413" = 0 ] && [ "$who" = "$P_NAME" ]
 }
 
 navidrome_via_caddy() {
