@@ -84,6 +84,16 @@ impl EventBus {
         self.publish("audit", body.to_string())
     }
 
+    /// The id of the newest event published so far (0 before the first). A page rendered from
+    /// state read after this call can open its stream "after" it and miss nothing in between.
+    pub fn last_id(&self) -> u64 {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .next_id
+            - 1
+    }
+
     /// Subscribe and collect what was missed after `last_id`, atomically.
     pub fn subscribe_from(
         &self,

@@ -17,7 +17,11 @@
     setTimeout(function () { el.classList.add("toast-hide"); }, 8000);
     setTimeout(function () { el.remove(); }, 8600);
   }
-  var source = new EventSource("/events");
+  // A page that waits for a job names the last event it was rendered at, so an event that
+  // came before the stream opened (the job finishing meanwhile) is replayed, not missed.
+  var mark = document.querySelector("[data-events-after]");
+  var after = mark ? Number(mark.getAttribute("data-events-after")) : NaN;
+  var source = new EventSource(after >= 0 ? "/events?after=" + after : "/events");
   // Marks the page while its live stream is open (the browser test waits on it).
   source.addEventListener("open", function () { document.body.dataset.stream = "open"; });
   // The stream is refused for good (401) when this session was signed out, revoked from

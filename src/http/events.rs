@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderName};
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -50,12 +50,16 @@ async fn events(
     State(state): State<AppState>,
     user: CurrentUser,
     headers: HeaderMap,
+    RawQuery(query): RawQuery,
 ) -> impl IntoResponse {
     let bus = state.core.events.clone();
+    // A reconnecting browser sends `Last-Event-ID`; a page's first connection may name the
+    // event it was rendered at (`?after=N`), so what happened in between is replayed too.
     let last_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .or_else(|| after_param(query.as_deref()));
     let (missed, rx) = bus.subscribe_from(last_id);
     let high_water = missed.last().map(|e| e.id).or(last_id).unwrap_or(0);
     let replay = stream::iter(
@@ -104,4 +108,11 @@ async fn events(
     );
     // Tells nginx not to buffer this response even where `proxy_buffering off` was forgotten.
     ([(HeaderName::from_static("x-accel-buffering"), "no")], sse)
+}
+
+/// The `after` query parameter: an event id, or nothing when absent or malformed.
+fn after_param(query: Option<&str>) -> Option<u64> {
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == "after")
+        .and_then(|(_, v)| v.trim().parse::<u64>().ok())
 }

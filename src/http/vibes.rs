@@ -588,6 +588,7 @@ struct MixtapePage {
     schedules: Vec<(&'static str, &'static str)>,
     status: &'static str,
     busy: bool,
+    events_after: u64,
     error: String,
     progress: Option<(u64, u64)>,
     intro: Vec<String>,
@@ -618,6 +619,9 @@ async fn mixtape_page(
     Query(q): Query<MixtapeQuery>,
 ) -> AppResult<Response> {
     let id = parse_id(&id)?;
+    // Taken before the mixtape is read: its "finished" event, if it comes after, is replayed
+    // to the page's stream even when the stream opens later.
+    let events_after = core.events.last_id();
     let (m, tracks) = vibes::mixtape(&core, user.user_id, id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -675,6 +679,7 @@ async fn mixtape_page(
             .collect(),
         status: status_label(&m.status),
         busy,
+        events_after,
         error: if m.status == "failed" {
             m.error
         } else {

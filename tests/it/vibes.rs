@@ -1281,3 +1281,60 @@ async fn djs_are_created_edited_and_deleted_unless_in_use() {
         0
     );
 }
+
+#[tokio::test]
+async fn a_page_rendered_while_generating_gets_the_finished_event_even_if_its_stream_opens_later() {
+    let llm = fake_llm(good_answer).await;
+    let app = spawn_app(options(&llm)).await;
+    let mut b = sign_in(&app).await;
+    let dj = first_dj(&app).await;
+    let id = create_mixtape(&mut b, dj, &[]).await;
+    sqlx::query("UPDATE mixtapes SET status = 'queued' WHERE id = ?1")
+        .bind(id)
+        .execute(&app.state.core.db)
+        .await
+        .unwrap();
+
+    // The page names the last event it was rendered at ...
+    let page = b.get(&format!("/vibes/mixtapes/{id}")).await;
+    assert!(page.body.contains("The DJ is at work"), "{}", page.body);
+    let after: u64 = page
+        .body
+        .split("data-events-after=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .and_then(|n| n.parse().ok())
+        .expect("the waiting page carries data-events-after");
+    assert_eq!(after, app.state.core.events.last_id());
+
+    // ... the job finishes before the page's stream is open ...
+    let finished = app.state.core.events.publish(
+        "job",
+        json!({"job": "vibes", "state": "finished", "outcome": "ok"}).to_string(),
+    );
+    assert!(finished > after);
+
+    // ... and the stream opened "after" it replays that event.
+    let cookie: Vec<String> = b.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut stream = app
+        .http
+        .get(format!("{}/events?after={after}", app.base))
+        .header("accept", "text/event-stream")
+        .header("cookie", cookie.join("; "))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    // Nothing else is published: without the replay the stream would only send heartbeats.
+    let mut got = String::new();
+    let replayed = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while !got.contains(&format!("id: {finished}")) {
+            got.push_str(&String::from_utf8_lossy(
+                &stream.chunk().await.unwrap().unwrap(),
+            ));
+        }
+    })
+    .await;
+    assert!(replayed.is_ok(), "the event was not replayed: {got}");
+    assert!(got.contains("\"state\":\"finished\""), "{got}");
+}
