@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::domain::matching::{Decision, Index, LibraryTrack, Query};
+use crate::domain::matching::{Decision, FastSet, Index, LibraryTrack, Query};
 
 /// A failure that names the file and line it comes from.
 #[derive(Debug, thiserror::Error)]
@@ -145,27 +145,40 @@ fn lines<T: for<'de> Deserialize<'de>>(
 /// Read a library file into an index.
 pub fn load_library(path: &Path) -> Result<Index, MatchFilesError> {
     let file = path.display().to_string();
-    // One read and no per-line allocation: the library is read whole anyway.
-    let text = std::fs::read_to_string(path).map_err(|source| MatchFilesError::Open {
-        file: file.clone(),
-        source,
-    })?;
-    let mut tracks = Vec::with_capacity(text.bytes().filter(|b| *b == b'\n').count() + 1);
-    let mut lines = Vec::with_capacity(tracks.capacity());
-    for (i, line) in text.lines().enumerate() {
+    let mut reader = open(path)?;
+    // Room for every line up front (a library line is rarely under 64 bytes): growing a vector
+    // of 200 000 tracks step by step would copy it several times. Unused room is never touched.
+    let estimate = std::fs::metadata(path).map_or(0, |m| m.len() / 64);
+    let capacity = usize::try_from(estimate).unwrap_or(0).min(4_000_000);
+    let mut tracks = Vec::with_capacity(capacity);
+    let mut lines = Vec::with_capacity(capacity);
+    // One line buffer for the whole file: no copy of the file and no allocation per line.
+    let mut line = String::new();
+    let mut n = 0;
+    loop {
+        line.clear();
+        let read = reader
+            .read_line(&mut line)
+            .map_err(|e| MatchFilesError::Line {
+                file: file.clone(),
+                line: n + 1,
+                message: e.to_string(),
+            })?;
+        if read == 0 {
+            break;
+        }
+        n += 1;
         if line.trim().is_empty() {
             continue;
         }
-        let line_err = |message: String| MatchFilesError::Line {
+        let l: LibraryLine = serde_json::from_str(&line).map_err(|e| MatchFilesError::Line {
             file: file.clone(),
-            line: i + 1,
-            message,
-        };
-        let l: LibraryLine = serde_json::from_str(line).map_err(|e| line_err(e.to_string()))?;
-        let id = l.id.0;
-        lines.push(i + 1);
+            line: n,
+            message: e.to_string(),
+        })?;
+        lines.push(n);
         tracks.push(LibraryTrack {
-            id,
+            id: l.id.0,
             title: l.title,
             artist: l.artist,
             album: l.album,
@@ -175,8 +188,7 @@ pub fn load_library(path: &Path) -> Result<Index, MatchFilesError> {
             mbid: l.mbid,
         });
     }
-    drop(text);
-    let mut seen = std::collections::HashSet::with_capacity(tracks.len());
+    let mut seen = FastSet::with_capacity_and_hasher(tracks.len(), Default::default());
     for (t, line) in tracks.iter().zip(&lines) {
         if !seen.insert(t.id.as_str()) {
             return Err(MatchFilesError::Line {

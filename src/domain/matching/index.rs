@@ -6,35 +6,9 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
 use std::sync::OnceLock;
 
-/// FNV-1a: keys are the user's own library and queries, so a fast hash beats a DoS-resistant one.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        // FNV's low bits only depend on the low bits of the input; the map picks buckets by
-        // the low bits, so mix them (the MurmurHash3 finaliser).
-        let mut h = self.0;
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        h ^ (h >> 33)
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
+/// Keys are the user's own library and queries, so a fast hash beats a DoS-resistant one; Fx
+/// hashes a string eight bytes at a time.
+pub(crate) type FastHasher = rustc_hash::FxHasher;
 
 /// The map's key is already a mixed hash: pass it through.
 #[derive(Default, Clone, Copy)]
@@ -56,43 +30,77 @@ impl Hasher for PassThrough {
     }
 }
 
-/// Tracks under one key; most keys have a single track, which needs no allocation.
-#[derive(Debug, Clone, Default)]
+/// No further tracks under a key.
+const NO_MORE: u32 = u32::MAX;
+
+/// Tracks under one key: the first, and where the others are kept (`NO_MORE` for none). Most
+/// keys have a single track; eight bytes a key keep the maps small, so building them touches
+/// fewer pages.
+#[derive(Debug, Clone, Copy)]
 struct Postings {
     first: u32,
-    rest: Vec<u32>,
+    more: u32,
 }
 
 /// Lookup keys are stored as 64-bit hashes, not strings: a collision only adds a candidate,
 /// which is then scored (ids are checked against the track itself).
-type Keyed = HashMap<u64, Postings, BuildHasherDefault<PassThrough>>;
+#[derive(Debug, Clone, Default)]
+struct Keyed {
+    map: HashMap<u64, Postings, BuildHasherDefault<PassThrough>>,
+    /// The second and later tracks of the keys that have more than one.
+    more: Vec<Vec<u32>>,
+}
+
+impl Keyed {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            map: HashMap::with_capacity_and_hasher(n, BuildHasherDefault::default()),
+            more: Vec::new(),
+        }
+    }
+}
 
 fn key_hash(s: &str) -> u64 {
-    let mut h = Fnv::default();
+    let mut h = FastHasher::default();
     h.write(s.as_bytes());
     h.finish()
 }
 
-fn add(map: &mut Keyed, key: &str, idx: u32) {
-    match map.entry(key_hash(key)) {
-        std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().rest.push(idx),
+fn add(keyed: &mut Keyed, key: &str, idx: u32) {
+    match keyed.map.entry(key_hash(key)) {
+        std::collections::hash_map::Entry::Occupied(mut e) => {
+            let p = e.get_mut();
+            if p.more == NO_MORE {
+                let Ok(slot) = u32::try_from(keyed.more.len()) else {
+                    return;
+                };
+                p.more = slot;
+                keyed.more.push(Vec::new());
+            }
+            keyed.more[p.more as usize].push(idx);
+        }
         std::collections::hash_map::Entry::Vacant(e) => {
             e.insert(Postings {
                 first: idx,
-                rest: Vec::new(),
+                more: NO_MORE,
             });
         }
     }
 }
 
-fn lookup<'a>(map: &'a Keyed, key: &str) -> impl Iterator<Item = u32> + 'a {
-    map.get(&key_hash(key))
-        .into_iter()
-        .flat_map(|p| std::iter::once(p.first).chain(p.rest.iter().copied()))
+fn lookup<'a>(keyed: &'a Keyed, key: &str) -> impl Iterator<Item = u32> + 'a {
+    keyed.map.get(&key_hash(key)).into_iter().flat_map(|p| {
+        let more: &[u32] = if p.more == NO_MORE {
+            &[]
+        } else {
+            &keyed.more[p.more as usize]
+        };
+        std::iter::once(p.first).chain(more.iter().copied())
+    })
 }
 
 /// A hash set with the fast hasher.
-pub(crate) type FastSet<T> = std::collections::HashSet<T, BuildHasherDefault<Fnv>>;
+pub(crate) type FastSet<T> = std::collections::HashSet<T, BuildHasherDefault<FastHasher>>;
 
 use super::markers::{numbers, parse_album, parse_title, title_core};
 use super::names::Protected;
@@ -215,10 +223,10 @@ impl Index {
         let n = tracks.len();
         let mut index = Index {
             protected,
-            by_id: Keyed::with_capacity_and_hasher(n, BuildHasherDefault::default()),
-            by_isrc: Keyed::with_capacity_and_hasher(n, BuildHasherDefault::default()),
-            by_title: Keyed::with_capacity_and_hasher(n, BuildHasherDefault::default()),
-            by_name: Keyed::with_capacity_and_hasher(n / 8, BuildHasherDefault::default()),
+            by_id: Keyed::with_capacity(n),
+            by_isrc: Keyed::with_capacity(n),
+            by_title: Keyed::with_capacity(n),
+            by_name: Keyed::with_capacity(n / 8),
             ..Index::default()
         };
         index.tracks.reserve(n);
@@ -233,7 +241,7 @@ impl Index {
             index.tracks.push(track);
         }
         // One credit string is split once, however many tracks carry it.
-        let mut credit_names: HashMap<&str, Vec<String>, BuildHasherDefault<Fnv>> =
+        let mut credit_names: HashMap<&str, Vec<String>, BuildHasherDefault<FastHasher>> =
             HashMap::default();
         for (i, track) in index.tracks.iter().enumerate() {
             let idx = i as u32;

@@ -342,6 +342,14 @@ fn split_dashes(s: &str) -> Vec<&str> {
 
 /// Cut an unbracketed "feat. X" off a title; returns the name and the featured credit.
 fn split_feat(s: &str) -> (&str, Option<&str>) {
+    // Every marker starts with " f"; most titles have none, and need no lowercase copy.
+    if !s
+        .as_bytes()
+        .windows(2)
+        .any(|w| w[0] == b' ' && w[1].eq_ignore_ascii_case(&b'f'))
+    {
+        return (s, None);
+    }
     let lower = s.to_lowercase();
     if lower.len() != s.len() {
         // Lowercasing changed byte offsets; such titles keep their text whole.
@@ -444,17 +452,26 @@ fn finish(markers: &mut Markers) {
 }
 
 /// True when a title may hold a label, an aside or a featured credit.
+/// One pass over the bytes: this runs for every title of the library.
 fn has_parts(raw: &str) -> bool {
-    raw.bytes().any(|b| matches!(b, b'(' | b'[' | b'{' | b'-'))
-        || (!raw.is_ascii() && raw.contains(['（', '［', '【', '｛', '–', '—', '－']))
-        || raw
-            .as_bytes()
-            .windows(4)
-            .any(|w| w.eq_ignore_ascii_case(b" ft ") || w.eq_ignore_ascii_case(b" ft."))
-        || raw
-            .as_bytes()
-            .windows(5)
-            .any(|w| w.eq_ignore_ascii_case(b" feat"))
+    let bytes = raw.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'(' | b'[' | b'{' | b'-' => return true,
+            // " ft ", " ft." or " feat", in any case.
+            b' ' => {
+                let rest = &bytes[i + 1..];
+                let ft = rest.len() >= 3
+                    && rest[..2].eq_ignore_ascii_case(b"ft")
+                    && matches!(rest[2], b' ' | b'.');
+                if ft || (rest.len() >= 4 && rest[..4].eq_ignore_ascii_case(b"feat")) {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+    }
+    !raw.is_ascii() && raw.contains(['（', '［', '【', '｛', '–', '—', '－'])
 }
 
 /// Just the lookup key of a title and its featured artists, cheaply for plain titles.
@@ -727,5 +744,28 @@ mod tests {
         assert!(parse_album("MTV Unplugged in New York").0.live);
         assert!(!parse_album("Live Through This").0.live);
         assert!(!parse_album("A Night at the Opera").0.live);
+    }
+
+    /// The plain definition `has_parts` must agree with.
+    fn has_parts_by_definition(raw: &str) -> bool {
+        raw.bytes().any(|b| matches!(b, b'(' | b'[' | b'{' | b'-'))
+            || (!raw.is_ascii() && raw.contains(['（', '［', '【', '｛', '–', '—', '－']))
+            || raw
+                .as_bytes()
+                .windows(4)
+                .any(|w| w.eq_ignore_ascii_case(b" ft ") || w.eq_ignore_ascii_case(b" ft."))
+            || raw
+                .as_bytes()
+                .windows(5)
+                .any(|w| w.eq_ignore_ascii_case(b" feat"))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn has_parts_agrees_with_its_definition(
+            s in "([ .fFtTeEaA(\\[{\\-–（]|[a-z]|\\PC){0,24}"
+        ) {
+            proptest::prop_assert_eq!(has_parts(&s), has_parts_by_definition(&s), "{:?}", s);
+        }
     }
 }

@@ -19,6 +19,7 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 
+pub(crate) use index::FastSet;
 pub use index::Index;
 
 /// Best score a name match needs to be accepted without review.
@@ -349,18 +350,17 @@ impl Decision {
 /// `text::normalize`, with a fast path for ASCII text (most titles and names): the same output,
 /// without the Unicode decomposition.
 pub(crate) fn fold(s: &str) -> String {
-    if !s
-        .chars()
-        .all(|c| c.is_ascii() || latin1_letter(c).is_some())
-    {
-        return crate::domain::text::normalize(s);
-    }
     let mut out = String::with_capacity(s.len());
     let mut pending_space = false;
     for c in s.chars() {
-        let b = match latin1_letter(c) {
-            Some(base) => base,
-            None => c as u8,
+        let b = if c.is_ascii() {
+            c as u8
+        } else {
+            match latin1_letter(c) {
+                Some(base) => base,
+                // Anything else needs the full decomposition.
+                None => return crate::domain::text::normalize(s),
+            }
         };
         match b {
             b'&' | b'+' => {
