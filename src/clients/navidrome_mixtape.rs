@@ -3,30 +3,11 @@
 //! its id across refreshes. Songs go `SONGS_PER_CALL` at a time, so no URL grows past what
 //! servers and proxies accept.
 
-use serde::Deserialize;
-
+use super::playlists::created_playlist_id;
 use super::{Credentials, NavidromeClient, NavidromeError, parse_envelope};
 
 /// Song ids per Subsonic call (a Navidrome id is about 22 characters).
 const SONGS_PER_CALL: usize = 50;
-
-#[derive(Deserialize)]
-struct Envelope {
-    #[serde(rename = "subsonic-response")]
-    response: CreatedResponse,
-}
-
-#[derive(Deserialize)]
-struct CreatedResponse {
-    #[serde(default)]
-    playlist: Option<CreatedPlaylist>,
-}
-
-#[derive(Deserialize)]
-struct CreatedPlaylist {
-    #[serde(default)]
-    id: Option<String>,
-}
 
 impl NavidromeError {
     /// Subsonic error 70: the requested item (a playlist) does not exist.
@@ -50,12 +31,7 @@ impl NavidromeClient {
         params.extend(first.iter().map(|id| ("songId", id.as_str())));
         let (status, body) = self.call("createPlaylist", creds, &params).await?;
         parse_envelope(status, &body)?;
-        let created = serde_json::from_slice::<Envelope>(&body)
-            .ok()
-            .and_then(|e| e.response.playlist)
-            .and_then(|p| p.id)
-            .filter(|id| !id.is_empty());
-        let id = match created {
+        let id = match created_playlist_id(&body) {
             Some(id) => id,
             None => self
                 .playlists(creds)
@@ -66,24 +42,8 @@ impl NavidromeClient {
                 .map(|p| p.remote_id)
                 .ok_or(NavidromeError::BadResponse { status })?,
         };
-        self.add_songs(creds, &id, rest).await?;
+        self.add_in_chunks(creds, &id, rest, SONGS_PER_CALL).await?;
         Ok(id)
-    }
-
-    /// `updatePlaylist` `songIdToAdd`, `SONGS_PER_CALL` at a time.
-    async fn add_songs(
-        &self,
-        creds: &Credentials<'_>,
-        id: &str,
-        song_ids: &[String],
-    ) -> Result<(), NavidromeError> {
-        for chunk in song_ids.chunks(SONGS_PER_CALL) {
-            let mut params: Vec<(&str, &str)> = vec![("playlistId", id)];
-            params.extend(chunk.iter().map(|s| ("songIdToAdd", s.as_str())));
-            let (status, body) = self.call("updatePlaylist", creds, &params).await?;
-            parse_envelope(status, &body)?;
-        }
-        Ok(())
     }
 
     /// Replace the songs of playlist `id` (and its name) in place. `Api { code: 70 }` when
@@ -100,19 +60,22 @@ impl NavidromeClient {
         };
         // Remove from the end, so the indexes of a later call still point at the same songs.
         let indexes: Vec<String> = (0..current.len()).rev().map(|i| i.to_string()).collect();
-        let mut chunks = indexes.chunks(SONGS_PER_CALL * 2);
-        let first = chunks.next().unwrap_or(&[]);
-        let mut params: Vec<(&str, &str)> = vec![("playlistId", id), ("name", name)];
-        params.extend(first.iter().map(|i| ("songIndexToRemove", i.as_str())));
-        let (status, body) = self.call("updatePlaylist", creds, &params).await?;
-        parse_envelope(status, &body)?;
-        for chunk in chunks {
+        // The first call also renames; it is made even for an empty playlist.
+        let mut chunks: Vec<&[String]> = indexes.chunks(SONGS_PER_CALL * 2).collect();
+        if chunks.is_empty() {
+            chunks.push(&[]);
+        }
+        for (n, chunk) in chunks.into_iter().enumerate() {
             let mut params: Vec<(&str, &str)> = vec![("playlistId", id)];
+            if n == 0 {
+                params.push(("name", name));
+            }
             params.extend(chunk.iter().map(|i| ("songIndexToRemove", i.as_str())));
             let (status, body) = self.call("updatePlaylist", creds, &params).await?;
             parse_envelope(status, &body)?;
         }
-        self.add_songs(creds, id, song_ids).await
+        self.add_in_chunks(creds, id, song_ids, SONGS_PER_CALL)
+            .await
     }
 }
 

@@ -180,6 +180,16 @@ fn parse<T: serde::de::DeserializeOwned>(status: u16, body: &[u8]) -> Result<T, 
         .map_err(|_| NavidromeError::BadResponse { status })
 }
 
+/// The id of the playlist in a `createPlaylist` answer, when the server says (Subsonic before
+/// 1.14 answers an empty "ok").
+pub(super) fn created_playlist_id(body: &[u8]) -> Option<String> {
+    serde_json::from_slice::<Envelope<PlaylistResponse>>(body)
+        .ok()
+        .and_then(|e| e.response.playlist)
+        .and_then(|p| p.id)
+        .filter(|id| !id.is_empty())
+}
+
 impl NavidromeClient {
     /// `getPlaylists`: the caller's playlists (without entries).
     pub async fn playlists(
@@ -267,7 +277,7 @@ impl NavidromeClient {
             let Some(id) = id.as_deref() else {
                 return Err(NavidromeError::BadResponse { status });
             };
-            self.add_in_chunks(creds, id, rest).await?;
+            self.add_in_chunks(creds, id, rest, SONGS_PER_URL).await?;
         }
         Ok(id)
     }
@@ -301,18 +311,19 @@ impl NavidromeClient {
             }
             Err(e) => return Err(e),
         }
-        self.add_in_chunks(creds, id, rest).await?;
+        self.add_in_chunks(creds, id, rest, SONGS_PER_URL).await?;
         Ok(Replaced::Done)
     }
 
-    /// `updatePlaylist` `songIdToAdd`, `SONGS_PER_URL` at a time.
-    async fn add_in_chunks(
+    /// `updatePlaylist` `songIdToAdd`, `per_call` songs at a time.
+    pub(super) async fn add_in_chunks(
         &self,
         creds: &Credentials<'_>,
         id: &str,
         song_ids: &[String],
+        per_call: usize,
     ) -> Result<(), NavidromeError> {
-        for chunk in song_ids.chunks(SONGS_PER_URL) {
+        for chunk in song_ids.chunks(per_call) {
             let mut params: Vec<(&str, &str)> = vec![("playlistId", id)];
             params.extend(chunk.iter().map(|s| ("songIdToAdd", s.as_str())));
             let (status, body) = self.call("updatePlaylist", creds, &params).await?;
