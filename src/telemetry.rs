@@ -159,8 +159,19 @@ pub fn init_with<M>(
 where
     M: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
+    install(level, format, Redacting(writer))
+}
+
+/// Install the global subscriber on a writer that already redacts.
+fn install<M>(
+    level: &str,
+    format: LogFormat,
+    writer: M,
+) -> Result<(), tracing_subscriber::util::TryInitError>
+where
+    M: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
     let registry = tracing_subscriber::registry().with(filter(level));
-    let w = Redacting(writer);
     match format {
         LogFormat::Json => registry
             .with(
@@ -168,14 +179,14 @@ where
                     .json()
                     .flatten_event(true)
                     .with_current_span(true)
-                    .with_writer(w),
+                    .with_writer(writer),
             )
             .try_init(),
         LogFormat::Text => registry
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-                    .with_writer(w),
+                    .with_writer(writer),
             )
             .try_init(),
     }
@@ -303,40 +314,14 @@ pub fn offload<W: Write + Send + 'static>(out: W) -> io::Result<(Offloaded, LogG
 pub fn init(level: &str, format: LogFormat) -> Option<LogGuard> {
     match offload(io::stdout()) {
         Ok((writer, guard)) => {
-            let _ = init_offloaded(level, format, writer);
+            // The writer thread redacts each line itself.
+            let _ = install(level, format, writer);
             Some(guard)
         }
         Err(_) => {
             let _ = init_with(level, format, io::stdout);
             None
         }
-    }
-}
-
-/// Like `init_with`, for a writer that redacts on its own thread (`offload`).
-fn init_offloaded(
-    level: &str,
-    format: LogFormat,
-    writer: Offloaded,
-) -> Result<(), tracing_subscriber::util::TryInitError> {
-    let registry = tracing_subscriber::registry().with(filter(level));
-    match format {
-        LogFormat::Json => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(true)
-                    .with_writer(writer),
-            )
-            .try_init(),
-        LogFormat::Text => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-                    .with_writer(writer),
-            )
-            .try_init(),
     }
 }
 

@@ -170,6 +170,20 @@ pub enum AiFailure {
     Provider(LlmError),
 }
 
+impl AiFailure {
+    /// The text shown to the user: the provider's own words with `key` masked wherever the
+    /// provider echoed it.
+    pub fn user_message(&self, key: Option<&SecretString>) -> String {
+        match self {
+            Self::Provider(e) => format!(
+                "The AI provider could not be used: {}",
+                crate::clients::llm::redact_key(&e.to_string(), key)
+            ),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// One model call for `user_id`: refused when no provider is configured or today's budget is
 /// spent; tokens recorded after.
 pub async fn chat(

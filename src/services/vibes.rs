@@ -600,13 +600,7 @@ async fn generate(
     .await?
     {
         Ok(a) => a,
-        Err(AiFailure::Provider(e)) => {
-            return Ok(Err(format!(
-                "The AI provider could not be used: {}",
-                crate::clients::llm::redact_key(&e.to_string(), p.key.as_ref())
-            )));
-        }
-        Err(e) => return Ok(Err(e.to_string())),
+        Err(e) => return Ok(Err(e.user_message(p.key.as_ref()))),
     };
     step(2);
 
@@ -984,13 +978,7 @@ pub async fn similar_artists_by_dj(
     .await?
     {
         Ok(a) => a,
-        Err(AiFailure::Provider(e)) => {
-            return Ok(Err(format!(
-                "The AI provider could not be used: {}",
-                crate::clients::llm::redact_key(&e.to_string(), p.key.as_ref())
-            )));
-        }
-        Err(e) => return Ok(Err(e.to_string())),
+        Err(e) => return Ok(Err(e.user_message(p.key.as_ref()))),
     };
     let Some(order) = crate::domain::dj::similar::rerank(&answer.content, similar.len()) else {
         return Ok(Err(
