@@ -11,7 +11,12 @@ use spotter::config::{Config, RawConfig};
 use spotter::http::state::AppState;
 use tower::ServiceExt;
 
-async fn app() -> (axum::Router, tempfile::TempDir) {
+async fn app() -> (spotter::http::App, tempfile::TempDir) {
+    let (state, dir) = state().await;
+    (spotter::http::build_app(state), dir)
+}
+
+async fn state() -> (AppState, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let figment = Figment::from(Serialized::defaults(RawConfig::default()))
         .merge((
@@ -31,10 +36,7 @@ async fn app() -> (axum::Router, tempfile::TempDir) {
     let db = spotter::db::connect_and_migrate(&config.database_url)
         .await
         .unwrap();
-    (
-        spotter::http::build_app(AppState::new(Core::new(config, db).unwrap()).unwrap()),
-        dir,
-    )
+    (AppState::new(Core::new(config, db).unwrap()).unwrap(), dir)
 }
 
 fn req(method: &str, uri: &str) -> Request<Body> {
@@ -130,4 +132,86 @@ async fn healthz_needs_nothing() {
     let (app, _d) = app().await;
     let resp = app.oneshot(req("GET", "/healthz")).await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_panicking_handler_is_a_500_page_with_the_security_headers() {
+    let (state, _d) = state().await;
+    let routes = axum::Router::new().route(
+        "/boom",
+        axum::routing::get(|| async {
+            if std::hint::black_box(true) {
+                panic!("handler failed");
+            }
+            "unreachable"
+        }),
+    );
+    let app = spotter::http::App::new(state, routes);
+    let resp = app.oneshot(req("GET", "/boom")).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(resp.headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(resp.headers()["x-frame-options"], "DENY");
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    assert!(resp.headers().contains_key("x-request-id"));
+    assert!(!body(resp).await.contains("handler failed"));
+}
+
+#[tokio::test]
+async fn a_streamed_body_over_the_limit_is_refused_with_413() {
+    let (app, _d) = app().await;
+    let login = app
+        .clone()
+        .oneshot(req("GET", "/auth/login"))
+        .await
+        .unwrap();
+    let cookie = login.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let html = body(login).await;
+    let token = html
+        .split(r#"name="csrf_token" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    // No Content-Length: the body arrives in chunks and only its size gives it away. Once with
+    // the token in the form (the CSRF check reads the body) and once in the header (the
+    // handler reads it), so the refusal is about the size, not the token.
+    for token_in_header in [false, true] {
+        let first = if token_in_header {
+            "username=".to_owned()
+        } else {
+            format!("csrf_token={token}&username=")
+        };
+        let chunks = std::iter::once(Ok::<_, std::io::Error>(first.into_bytes()))
+            .chain((0..20).map(|_| Ok(vec![b'a'; 8 * 1024])));
+        let mut r = req("POST", "/login");
+        *r.body_mut() = Body::from_stream(futures_util::stream::iter(chunks));
+        let h = r.headers_mut();
+        h.insert(
+            "content-type",
+            "application/x-www-form-urlencoded".parse().unwrap(),
+        );
+        h.insert("origin", "http://localhost:8080".parse().unwrap());
+        h.insert("cookie", cookie.parse().unwrap());
+        if token_in_header {
+            h.insert("x-csrf-token", token.parse().unwrap());
+        }
+        let resp = app.clone().oneshot(r).await.unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "token in header: {token_in_header}"
+        );
+        assert!(body(resp).await.contains("too large"));
+    }
+}
+
+#[tokio::test]
+async fn a_declared_body_over_the_limit_is_refused_before_it_is_read() {
+    let (app, _d) = app().await;
+    let mut r = req("POST", "/login");
+    r.headers_mut()
+        .insert("content-length", "70000".parse().unwrap());
+    let resp = app.oneshot(r).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }

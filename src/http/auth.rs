@@ -160,6 +160,12 @@ async fn login(
     headers: HeaderMap,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> AppResult<Response> {
+    if form
+        .as_ref()
+        .is_err_and(|r| r.status() == StatusCode::PAYLOAD_TOO_LARGE)
+    {
+        return Ok(StatusCode::PAYLOAD_TOO_LARGE.into_response());
+    }
     let form = form.ok().map(|Form(f)| f);
     let next = checked_next(form.as_ref().and_then(|f| f.next.as_deref()));
     if !state.limiter.check(client.ip) {

@@ -167,7 +167,8 @@ async fn check(state: &AppState, req: Request) -> Result<Request, Response> {
     }
     let (parts, body) = req.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_FORM_BYTES).await else {
-        return Err(AppError::BadRequest("The form is too large.").into_response());
+        // Over the limit, declared or streamed (the edge caps the body at the same size).
+        return Err(StatusCode::PAYLOAD_TOO_LARGE.into_response());
     };
     let ok = form_field(&bytes, "csrf_token").is_some_and(|t| valid(&t));
     if !ok {

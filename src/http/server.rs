@@ -9,14 +9,11 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::{ConnectInfo, Request};
-use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use ipnet::IpNet;
-use tower::ServiceExt;
+
+use crate::http::edge::App;
 
 /// Open connections one client address may hold at once. Browsers open about six per host;
 /// trusted proxies are exempt, since every proxied client arrives from their address.
@@ -95,7 +92,7 @@ impl Drop for ConnectionSlot {
 /// ends the event streams), and give open requests until the deadline.
 pub async fn run(
     listener: tokio::net::TcpListener,
-    app: Router,
+    app: App,
     limits: ServerLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_shutdown: impl FnOnce(),
@@ -130,11 +127,7 @@ pub async fn run(
             }
         };
         let _ = stream.set_nodelay(true);
-        let service =
-            TowerToHyperService::new(app.clone().map_request(move |mut req: Request<Incoming>| {
-                req.extensions_mut().insert(ConnectInfo(peer));
-                req
-            }));
+        let service = app.for_connection(peer);
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)

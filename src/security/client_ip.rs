@@ -11,7 +11,7 @@ use ipnet::IpNet;
 pub struct ClientInfo {
     pub ip: IpAddr,
     /// `https` when the proxy says so, otherwise `http`.
-    pub scheme: String,
+    pub scheme: &'static str,
     pub host: Option<String>,
     pub via_trusted_proxy: bool,
 }
@@ -44,7 +44,7 @@ pub fn resolve(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Clie
     if !is_trusted(peer_ip, trusted) {
         return ClientInfo {
             ip: peer_ip,
-            scheme: "http".into(),
+            scheme: "http",
             host: None,
             via_trusted_proxy: false,
         };
@@ -80,8 +80,8 @@ pub fn resolve(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Clie
             .filter(|v| !v.is_empty() && v.len() <= 255)
     };
     let scheme = match header("x-forwarded-proto").as_deref() {
-        Some(p) if p.eq_ignore_ascii_case("https") => "https".into(),
-        _ => "http".into(),
+        Some(p) if p.eq_ignore_ascii_case("https") => "https",
+        _ => "http",
     };
     ClientInfo {
         ip: client,

@@ -1,0 +1,407 @@
+//! The service in front of the router: everything every request goes through, written as one
+//! async function instead of a chain of tower layers (each layer of the chain cost a clone of
+//! itself, a future of its own and, for `from_fn` layers, a boxed service and a boxed future per
+//! request).
+//!
+//! In order, outermost first:
+//! - `Authorization` and `Cookie` are marked sensitive, so a `Debug` of the headers hides them;
+//! - a request id (`x-request-id`) is set on the request and copied to the response;
+//! - the request span (method, path, request id; never the query, which may carry OAuth codes)
+//!   and the access log line;
+//! - who is calling, believing forwarded headers from trusted proxies only;
+//! - every request but the event stream must finish within the request timeout, body reading and
+//!   the CSRF check included, so a client that stalls mid-body is answered 408 and its
+//!   connection closed;
+//! - a body over [`MAX_BODY_BYTES`] is refused with 413, declared or not;
+//! - a panicking handler becomes a 500 page;
+//! - a bare error status from a layer or an extractor rejection gets a proper page with a fixed
+//!   message instead of framework text, in the signed-in frame when the browser is signed in;
+//! - the security headers on every response, `no-store` on everything but fingerprinted assets.
+//!
+//! Below it, the cookie jar and the CSRF check ([`super::csrf::CsrfLayer`]) stay tower layers:
+//! safe methods pass both without a boxed future.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::ConnectInfo;
+use axum::http::header::Entry;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::FutureExt;
+use http_body_util::Limited;
+use tower::{Layer, ServiceExt};
+use tower_cookies::{CookieManager, CookieManagerLayer};
+use tracing::Instrument;
+
+use crate::http::csrf::{Csrf, CsrfLayer};
+use crate::http::error::RenderedPage;
+use crate::http::events::EVENTS_PATH;
+use crate::http::pages::{ErrorPage, ErrorParts};
+use crate::http::session;
+use crate::http::state::AppState;
+use crate::security::client_ip;
+
+/// The largest request body accepted, declared or streamed.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Routes = CookieManager<Csrf<Router>>;
+type BoxedResponse = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+/// The whole application: the edge around the routes. Cloning it is one reference count.
+#[derive(Clone)]
+pub struct App(Arc<Edge>);
+
+/// What the edge needs, fixed at start.
+struct Edge {
+    state: AppState,
+    routes: Routes,
+    /// Send `Strict-Transport-Security` (the base URL is https).
+    hsts: bool,
+    request_timeout: Duration,
+    trusted_proxies: Box<[ipnet::IpNet]>,
+    request_ids: SequentialRequestId,
+}
+
+impl App {
+    pub fn new(state: AppState, routes: Router) -> Self {
+        let config = state.config();
+        let routes = CookieManagerLayer::new().layer(CsrfLayer::new(state.clone()).layer(routes));
+        Self(Arc::new(Edge {
+            hsts: config.base_url.scheme() == "https",
+            request_timeout: config.request_timeout,
+            trusted_proxies: config.security.trusted_proxies.clone().into_boxed_slice(),
+            request_ids: SequentialRequestId::new(),
+            routes,
+            state,
+        }))
+    }
+
+    /// The service the accept loop gives one connection from `peer`.
+    pub fn for_connection(&self, peer: SocketAddr) -> Connection {
+        Connection {
+            app: self.clone(),
+            peer,
+        }
+    }
+
+    async fn handle<B>(self, req: Request<B>, peer: SocketAddr) -> Response
+    where
+        B: HttpBody<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let (mut parts, body) = req.into_parts();
+        mark_sensitive(&mut parts.headers);
+        let request_id = self.0.request_ids.next();
+        parts.headers.insert(REQUEST_ID.clone(), request_id.clone());
+        let span = tracing::info_span!(
+            "request",
+            method = %parts.method,
+            path = %parts.uri.path(),
+            request_id = %request_id.to_str().unwrap_or("-"),
+        );
+        let started = Instant::now();
+        let req = Request::from_parts(parts, body);
+        async move {
+            let mut resp = self.respond(req, peer).await;
+            resp.headers_mut()
+                .entry(REQUEST_ID.clone())
+                .or_insert(request_id);
+            tracing::info!(
+                status = resp.status().as_u16(),
+                latency_ms = started.elapsed().as_millis(),
+                "finished processing request"
+            );
+            resp
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn respond<B>(&self, req: Request<B>, peer: SocketAddr) -> Response
+    where
+        B: HttpBody<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let edge = &*self.0;
+        let (mut parts, body) = req.into_parts();
+        let info = client_ip::resolve(peer, &parts.headers, &edge.trusted_proxies);
+        parts.extensions.insert(info);
+        let path = parts.uri.path();
+        let is_static = path.starts_with("/static/");
+        let is_events = path == EVENTS_PATH;
+        let is_head = parts.method == Method::HEAD;
+        let cookie_header = parts.headers.get(header::COOKIE).cloned();
+        let declared_too_large = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            .is_some_and(|len| len > MAX_BODY_BYTES as u64);
+        let req = Request::from_parts(parts, Body::new(Limited::new(body, MAX_BODY_BYTES)));
+
+        let routed = async {
+            if declared_too_large {
+                return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+            }
+            match AssertUnwindSafe(edge.routes.clone().oneshot(req))
+                .catch_unwind()
+                .await
+            {
+                Ok(Ok(resp)) => resp,
+                Ok(Err(never)) => match never {},
+                Err(_) => panic_page(),
+            }
+        };
+        let resp = if is_events {
+            routed.await
+        } else {
+            match tokio::time::timeout(edge.request_timeout, routed).await {
+                Ok(resp) => resp,
+                Err(_) => {
+                    tracing::info!("request timed out");
+                    let mut resp = StatusCode::REQUEST_TIMEOUT.into_response();
+                    resp.headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                    resp
+                }
+            }
+        };
+        let resp = fallback_page(resp, is_head);
+        let mut resp = with_nav(&edge.state, cookie_header, resp).await;
+        security_headers(resp.headers_mut(), is_static, edge.hsts);
+        resp
+    }
+}
+
+/// The hyper service of one connection: the app and the peer address it serves.
+pub struct Connection {
+    app: App,
+    peer: SocketAddr,
+}
+
+impl hyper::service::Service<Request<hyper::body::Incoming>> for Connection {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxedResponse;
+
+    fn call(&self, req: Request<hyper::body::Incoming>) -> Self::Future {
+        let app = self.app.clone();
+        let peer = self.peer;
+        Box::pin(async move { Ok(app.handle(req, peer).await) })
+    }
+}
+
+/// As a tower service (router-level tests drive it with `oneshot`), the peer comes from a
+/// `ConnectInfo` extension, loopback without one.
+impl<B> tower::Service<Request<B>> for App
+where
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxedResponse;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.0);
+        let app = self.clone();
+        Box::pin(async move { Ok(app.handle(req, peer).await) })
+    }
+}
+
+/// Credentials in headers print as `Sensitive` in any `Debug` of the request.
+fn mark_sensitive(headers: &mut HeaderMap) {
+    for name in [header::AUTHORIZATION, header::COOKIE] {
+        if let Entry::Occupied(mut entry) = headers.entry(name) {
+            for value in entry.iter_mut() {
+                value.set_sensitive(true);
+            }
+        }
+    }
+}
+
+/// Request ids: a random per-process prefix and a counter. Unique across restarts for log
+/// correlation, without a getrandom call per request.
+struct SequentialRequestId {
+    prefix: [u8; 12],
+    next: AtomicU64,
+}
+
+impl SequentialRequestId {
+    fn new() -> Self {
+        let random: [u8; 6] = rand::random();
+        let mut prefix = [0u8; 12];
+        for (pair, byte) in prefix.chunks_exact_mut(2).zip(random) {
+            pair[0] = HEX[usize::from(byte >> 4)];
+            pair[1] = HEX[usize::from(byte & 0xf)];
+        }
+        Self {
+            prefix,
+            next: AtomicU64::new(1),
+        }
+    }
+
+    /// "<prefix>-<counter as 8+ hex digits>", written into one buffer.
+    fn next(&self) -> HeaderValue {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut id = Vec::with_capacity(self.prefix.len() + 17);
+        id.extend_from_slice(&self.prefix);
+        id.push(b'-');
+        let digits = (16 - n.leading_zeros() / 4).max(8);
+        for shift in (0..digits).rev() {
+            id.push(HEX[usize::try_from((n >> (shift * 4)) & 0xf).unwrap_or(0)]);
+        }
+        HeaderValue::from_maybe_shared(Bytes::from(id))
+            .unwrap_or_else(|_| HeaderValue::from_static("-"))
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// An error page keeps the navigation when the browser is signed in: every error page (from a
+/// handler, an extractor, the edge or a panic) is re-rendered with the signed-in frame.
+async fn with_nav(
+    state: &AppState,
+    cookie_header: Option<HeaderValue>,
+    resp: Response,
+) -> Response {
+    let Some(parts) = resp.extensions().get::<ErrorParts>().cloned() else {
+        return resp;
+    };
+    let Some(cookie_header) = cookie_header else {
+        return resp;
+    };
+    let user = match session::user_from_cookie_header(state, &cookie_header).await {
+        Ok(Some(user)) => user,
+        _ => return resp,
+    };
+    let mut page = parts.render_signed_in(user.username, user.csrf_token);
+    // Keep the original response's headers (Retry-After, Allow, cookies being cleared…).
+    let (resp_parts, _) = resp.into_parts();
+    for (name, value) in &resp_parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            page.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    page
+}
+
+fn panic_page() -> Response {
+    tracing::error!("handler panicked");
+    ErrorPage::for_status(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorPage::default_message(StatusCode::INTERNAL_SERVER_ERROR),
+    )
+    .into_response_with(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// A bare error status becomes a page with a fixed message (`Retry-After` and `Allow` kept).
+fn fallback_page(resp: Response, is_head: bool) -> Response {
+    let status = resp.status();
+    if status.as_u16() < 400 || resp.extensions().get::<RenderedPage>().is_some() || is_head {
+        return resp;
+    }
+    if status.is_server_error() {
+        tracing::error!(status = status.as_u16(), "request failed");
+    }
+    let retry_after = resp.headers().get(header::RETRY_AFTER).cloned();
+    let allow = resp.headers().get(header::ALLOW).cloned();
+    let mut page = ErrorPage::for_status(status, ErrorPage::default_message(status))
+        .into_response_with(status);
+    if let Some(v) = retry_after {
+        page.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    if let Some(v) = allow {
+        page.headers_mut().insert(header::ALLOW, v);
+    }
+    page
+}
+
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The security headers, built once (static names and values: cloning one allocates nothing
+/// and parses nothing).
+static HEADER_PERMISSIONS_POLICY: HeaderName = HeaderName::from_static("permissions-policy");
+static HEADER_COOP: HeaderName = HeaderName::from_static("cross-origin-opener-policy");
+static HEADER_CORP: HeaderName = HeaderName::from_static("cross-origin-resource-policy");
+static VALUE_CSP: HeaderValue = HeaderValue::from_static(CSP);
+static VALUE_NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
+static VALUE_SAME_ORIGIN: HeaderValue = HeaderValue::from_static("same-origin");
+static VALUE_DENY: HeaderValue = HeaderValue::from_static("DENY");
+static VALUE_PERMISSIONS: HeaderValue = HeaderValue::from_static(
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
+);
+static VALUE_NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+static VALUE_HSTS: HeaderValue = HeaderValue::from_static("max-age=63072000; includeSubDomains");
+
+/// The security headers on every response; `no-store` on everything but fingerprinted assets.
+fn security_headers(h: &mut HeaderMap, is_static: bool, hsts: bool) {
+    h.insert(header::CONTENT_SECURITY_POLICY, VALUE_CSP.clone());
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, VALUE_NOSNIFF.clone());
+    h.insert(header::REFERRER_POLICY, VALUE_SAME_ORIGIN.clone());
+    h.insert(header::X_FRAME_OPTIONS, VALUE_DENY.clone());
+    h.insert(HEADER_PERMISSIONS_POLICY.clone(), VALUE_PERMISSIONS.clone());
+    h.insert(HEADER_COOP.clone(), VALUE_SAME_ORIGIN.clone());
+    h.insert(HEADER_CORP.clone(), VALUE_SAME_ORIGIN.clone());
+    if !is_static {
+        h.insert(header::CACHE_CONTROL, VALUE_NO_STORE.clone());
+    }
+    if hsts {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, VALUE_HSTS.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_a_fixed_prefix_and_a_counter() {
+        let ids = SequentialRequestId::new();
+        let first = ids.next();
+        let second = ids.next();
+        let (first, second) = (first.to_str().unwrap(), second.to_str().unwrap());
+        assert_eq!(first.len(), 12 + 1 + 8, "{first}");
+        assert_eq!(first[..13], second[..13]);
+        assert!(first.ends_with("-00000001"), "{first}");
+        assert!(second.ends_with("-00000002"), "{second}");
+        assert!(first[..12].bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn credentials_in_headers_are_marked_sensitive() {
+        let mut h = HeaderMap::new();
+        h.append(header::COOKIE, HeaderValue::from_static("a=1"));
+        h.append(header::COOKIE, HeaderValue::from_static("b=2"));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer x"));
+        h.insert(header::ACCEPT, HeaderValue::from_static("text/html"));
+        mark_sensitive(&mut h);
+        assert!(
+            h.get_all(header::COOKIE)
+                .iter()
+                .all(HeaderValue::is_sensitive)
+        );
+        assert!(h[header::AUTHORIZATION].is_sensitive());
+        assert!(!h[header::ACCEPT].is_sensitive());
+        assert!(!format!("{h:?}").contains("Bearer"));
+    }
+}
