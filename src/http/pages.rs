@@ -43,11 +43,7 @@ impl PageCtx {
 /// Render a template into an HTML response with the given status, marked as a real page.
 pub fn render<T: Template>(tpl: &T, status: StatusCode) -> Response {
     match tpl.render() {
-        Ok(body) => {
-            let mut resp = (status, Html(body)).into_response();
-            resp.extensions_mut().insert(RenderedPage);
-            resp
-        }
+        Ok(body) => page_response(body, status),
         Err(e) => {
             tracing::error!(error = %e, "template render failed");
             let mut resp = (
@@ -60,6 +56,13 @@ pub fn render<T: Template>(tpl: &T, status: StatusCode) -> Response {
             resp
         }
     }
+}
+
+/// An already rendered page as an HTML response, marked as a real page.
+pub fn page_response(body: impl Into<axum::body::Body>, status: StatusCode) -> Response {
+    let mut resp = (status, Html(body.into())).into_response();
+    resp.extensions_mut().insert(RenderedPage);
+    resp
 }
 
 #[derive(Template)]

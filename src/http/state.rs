@@ -9,6 +9,7 @@ use crate::app::Core;
 use crate::config::Config;
 use crate::db::Db;
 use crate::events::EventBus;
+use crate::http::dashboard::RenderedDashboards;
 use crate::security::csrf::CsrfKey;
 use crate::security::rate_limit::{AccountGuard, AccountPolicy, LoginLimiter};
 use crate::security::session_token::SessionTokens;
@@ -39,6 +40,8 @@ pub struct WebParts {
     pub cookie_key: tower_cookies::Key,
     pub limiter: Arc<LoginLimiter>,
     pub accounts: Arc<AccountGuard>,
+    /// Rendered home pages, reused while nothing they show changed.
+    pub dashboards: RenderedDashboards,
 }
 
 impl AppState {
@@ -53,6 +56,7 @@ impl AppState {
             limiter: Arc::new(LoginLimiter::new(core.config.security.auth_rate_limit)),
             accounts: Arc::new(AccountGuard::new(AccountPolicy::default())),
             cookie_key,
+            dashboards: RenderedDashboards::default(),
             core,
         })))
     }

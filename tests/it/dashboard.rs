@@ -89,3 +89,21 @@ async fn a_write_by_another_connection_shows_within_a_second() {
         "the dashboard still shows the old total after 1 s"
     );
 }
+
+#[tokio::test]
+async fn each_browser_gets_its_own_rendered_home_page() {
+    let (_server, app) = fake_app().await;
+    let mut first = Browser::new(&app);
+    first.login_ok("ann", "pw").await;
+    let mut second = Browser::new(&app);
+    second.login_ok("ann", "pw").await;
+    // The token each session's own (never reused) security page carries.
+    let own_first = first.get("/preferences/security").await.csrf();
+    let own_second = second.get("/preferences/security").await.csrf();
+    assert_ne!(own_first, own_second);
+    for _ in 0..2 {
+        // Alternating views: a page rendered for one session is never served to the other.
+        assert_eq!(first.get("/").await.csrf(), own_first);
+        assert_eq!(second.get("/").await.csrf(), own_second);
+    }
+}

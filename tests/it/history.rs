@@ -561,3 +561,31 @@ async fn a_play_is_linked_to_the_one_catalogue_track_it_names() {
     assert_eq!(b.get("/api/v1/listens?limit=x").await.status, 400);
     assert_eq!(b.get("/api/v1/listens?before=yesterday").await.status, 400);
 }
+
+#[tokio::test]
+async fn the_dashboard_stops_saying_backing_off_once_the_clock_passes_it() {
+    let f = Fakes::start().await;
+    let clock = spotter::clock::Clock::manual(spotter::clock::system_now());
+    let app = spawn_app(f.options().with_clock(clock.clone())).await;
+    let mut b = signed_in(&app).await;
+    link_lb(&mut b, &f).await;
+    mount_lb_listens(
+        &f,
+        ResponseTemplate::new(429).insert_header("Retry-After", "600"),
+    )
+    .await;
+    assert_eq!(
+        run(&app, JobName::ListenbrainzHistory).await.outcome,
+        Outcome::Failed
+    );
+    let backing_off = b.get("/").await;
+    assert!(
+        backing_off.body.contains("backing off until"),
+        "{}",
+        backing_off.body
+    );
+    // Nothing is written: only the clock moves past the backoff.
+    clock.advance(3 * 3600);
+    let later = b.get("/").await;
+    assert!(!later.body.contains("backing off until"), "{}", later.body);
+}
