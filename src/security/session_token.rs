@@ -1,6 +1,10 @@
 //! The `spotter_token` JWT: HS256 pinned, every registered claim set and checked (S3).
 //! The signature only proves we issued it; the session row decides whether it is still valid.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Mutex, PoisonError};
+
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -10,6 +14,7 @@ use crate::domain::ids::{SessionId, UserId};
 pub const ISSUER: &str = "spotter";
 pub const AUDIENCE: &str = "spotter-web";
 const LEEWAY_SECS: u64 = 30;
+const LEEWAY_I64: i64 = 30;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Claims {
@@ -34,6 +39,72 @@ pub struct SessionTokens {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    verified: VerifiedTokens,
+}
+
+/// Tokens that passed full verification, so a browser's every request does not repeat the JWT
+/// decoding and HMAC (the largest single cost of a signed-in request).
+///
+/// A token's signature is a pure function of the token and the secret, which is fixed for the
+/// life of the process, so a token seen verified before verifies again; what can change is
+/// the time, and the time claims are checked again at every use. Only verified tokens are
+/// kept, so forged ones cannot fill it; a hit needs the exact token, found by a keyed hash and
+/// compared in constant time. Whether the session is still live is decided elsewhere, per
+/// request, as before.
+struct VerifiedTokens {
+    hasher: RandomState,
+    entries: Mutex<HashMap<u64, Memo>>,
+}
+
+/// At most this many verified tokens are kept; a new one past that starts the memo afresh.
+const MAX_VERIFIED: usize = 256;
+
+struct Memo {
+    token: Box<str>,
+    verified: VerifiedToken,
+    iat: i64,
+    nbf: i64,
+    exp: i64,
+}
+
+impl Memo {
+    /// The time claims, checked as the full verification checks them.
+    fn current_at(&self, now: i64) -> bool {
+        let leeway = LEEWAY_I64;
+        self.exp >= now - leeway && self.nbf <= now + leeway && self.iat <= now + leeway
+    }
+}
+
+impl VerifiedTokens {
+    fn new() -> Self {
+        Self {
+            hasher: RandomState::new(),
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn key(&self, token: &str) -> u64 {
+        self.hasher.hash_one(token)
+    }
+
+    /// `Some(answer)` when `token` was verified before; `None` when it must be verified.
+    fn get(&self, token: &str, now: i64) -> Option<Option<VerifiedToken>> {
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let memo = entries.get(&self.key(token))?;
+        if !crate::crypto::ct_eq(memo.token.as_bytes(), token.as_bytes()) {
+            return None;
+        }
+        Some(memo.current_at(now).then(|| memo.verified.clone()))
+    }
+
+    fn put(&self, token: &str, memo: Memo) {
+        let key = self.key(token);
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if entries.len() >= MAX_VERIFIED && !entries.contains_key(&key) {
+            entries.clear();
+        }
+        entries.insert(key, memo);
+    }
 }
 
 impl std::fmt::Debug for SessionTokens {
@@ -56,6 +127,7 @@ impl SessionTokens {
             encoding: EncodingKey::from_secret(key),
             decoding: DecodingKey::from_secret(key),
             validation,
+            verified: VerifiedTokens::new(),
         }
     }
 
@@ -81,23 +153,42 @@ impl SessionTokens {
 
     /// Verify signature, algorithm and every claim. `None` for anything not perfectly valid.
     pub fn verify(&self, token: &str) -> Option<VerifiedToken> {
+        self.verify_at(token, crate::clock::system_now())
+    }
+
+    fn verify_at(&self, token: &str, now: i64) -> Option<VerifiedToken> {
         if token.len() > 4096 {
             return None;
         }
-        let data = decode::<Claims>(token, &self.decoding, &self.validation).ok()?;
-        let c = data.claims;
-        let now = crate::clock::system_now();
+        if let Some(answer) = self.verified.get(token, now) {
+            return answer;
+        }
+        let c = decode::<Claims>(token, &self.decoding, &self.validation)
+            .ok()?
+            .claims;
         // jsonwebtoken checks nbf/exp; iat in the future is also refused.
-        if c.iat > now + i64::try_from(LEEWAY_SECS).unwrap_or(0) {
+        if c.iat > now + LEEWAY_I64 {
             return None;
         }
         let user_id = c.sub.parse::<i64>().ok().filter(|id| *id > 0)?;
         let session_id = SessionId::parse(&c.jti)?;
-        Some(VerifiedToken {
+        let verified = VerifiedToken {
             user_id: UserId(user_id),
             session_id,
             expires_at: c.exp,
-        })
+        };
+        let memo = Memo {
+            token: token.into(),
+            verified: verified.clone(),
+            iat: c.iat,
+            nbf: c.nbf,
+            exp: c.exp,
+        };
+        // jsonwebtoken reads the system clock itself; remember only what holds at `now` too.
+        if memo.current_at(now) {
+            self.verified.put(token, memo);
+        }
+        Some(verified)
     }
 }
 
@@ -248,5 +339,71 @@ mod tests {
         assert!(t.verify(&parts.join(".")).is_none());
         assert!(t.verify("garbage").is_none());
         assert!(t.verify("").is_none());
+    }
+
+    fn memo_len(t: &SessionTokens) -> usize {
+        t.verified.entries.lock().unwrap().len()
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires() {
+        let t = tokens();
+        let now = crate::clock::system_now();
+        let jwt = t
+            .issue(UserId(3), &SessionId::new_random(), now, 3600)
+            .unwrap();
+        assert!(t.verify_at(&jwt, now).is_some());
+        assert_eq!(memo_len(&t), 1, "remembered");
+        assert!(t.verify_at(&jwt, now + 600).is_some(), "from memory");
+        assert!(
+            t.verify_at(&jwt, now + 3600 + LEEWAY_I64 + 1).is_none(),
+            "expired while remembered"
+        );
+        assert!(
+            t.verify_at(&jwt, now - 3600).is_none(),
+            "not yet valid at an earlier time"
+        );
+    }
+
+    #[test]
+    fn only_verified_tokens_are_remembered_and_only_exactly() {
+        let t = tokens();
+        let now = crate::clock::system_now();
+        let jwt = t
+            .issue(UserId(3), &SessionId::new_random(), now, 3600)
+            .unwrap();
+        assert!(t.verify(&jwt).is_some());
+        // One byte of the signature changed, or the claims part swapped: refused, remembered
+        // or not.
+        let mut tampered = jwt.clone().into_bytes();
+        let last = tampered.len() - 2;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        assert!(t.verify(&tampered).is_none());
+        let forged = forge(
+            r#"{"alg":"HS256","typ":"JWT"}"#,
+            &good_claims(),
+            jwt.rsplit('.').next().unwrap(),
+        );
+        assert!(t.verify(&forged).is_none());
+        // A flood of forged tokens leaves only the one real token remembered.
+        for i in 0..(MAX_VERIFIED * 4) {
+            assert!(t.verify(&format!("{jwt}{i}")).is_none());
+        }
+        assert_eq!(memo_len(&t), 1);
+        assert!(t.verify(&jwt).is_some());
+    }
+
+    #[test]
+    fn the_memory_is_bounded() {
+        let t = tokens();
+        let now = crate::clock::system_now();
+        for _ in 0..(MAX_VERIFIED + 10) {
+            let jwt = t
+                .issue(UserId(3), &SessionId::new_random(), now, 3600)
+                .unwrap();
+            assert!(t.verify(&jwt).is_some());
+            assert!(memo_len(&t) <= MAX_VERIFIED);
+        }
     }
 }
