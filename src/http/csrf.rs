@@ -15,7 +15,7 @@ use tower_cookies::Cookies;
 
 use crate::http::error::AppError;
 use crate::http::pages::ErrorPage;
-use crate::http::session::{SESSION_COOKIE, existing_pre_session_id};
+use crate::http::session::{existing_pre_session_id, session_token};
 use crate::http::state::AppState;
 use crate::security::csrf::{Binding, same_origin};
 
@@ -131,9 +131,8 @@ async fn check(state: &AppState, req: Request) -> Result<Request, Response> {
     // Once a signed session exists, only its own token counts: a pre-session cookie can be
     // planted from a sibling subdomain, so it must not unlock a signed-in session's actions.
     // The sign-in form is the one exception, as signing in replaces the session anyway.
-    let session_jti = cookies
-        .get(SESSION_COOKIE)
-        .and_then(|c| state.tokens.verify(c.value()))
+    let session_jti = session_token(headers)
+        .and_then(|token| state.tokens.verify(token))
         .map(|t| t.session_id);
     let pre_session_counts = session_jti.is_none() || req.uri().path() == "/login";
     let pre_session = pre_session_counts

@@ -2,7 +2,7 @@
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_cookies::cookie::SameSite;
 use tower_cookies::{Cookie, Cookies};
@@ -163,17 +163,36 @@ pub async fn user_from_cookie_header(
     let Ok(text) = header.to_str() else {
         return Ok(None);
     };
-    let token = Cookie::split_parse(text)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == SESSION_COOKIE)
-        .map(|c| c.value().to_owned());
-    let Some(token) = token else {
+    let Some(token) = session_token_in(text) else {
         return Ok(None);
     };
-    Ok(match lookup_token(state, &token).await? {
+    Ok(match lookup_token(state, token).await? {
         Lookup::SignedIn(user) => Some(user),
         Lookup::None | Lookup::RevokedElsewhere => None,
     })
+}
+
+/// The session cookie's value in a `Cookie` header's text, read in place: the token is
+/// base64url and dots, set by us unencoded, so it needs no decoding. With several, the last
+/// counts, as in the cookie jar.
+fn session_token_in(header: &str) -> Option<&str> {
+    header
+        .split(';')
+        .filter_map(|pair| {
+            let (name, value) = pair.split_once('=')?;
+            (name.trim() == SESSION_COOKIE).then(|| value.trim().trim_matches('"'))
+        })
+        .next_back()
+}
+
+/// The session cookie's value in the request's `Cookie` headers (the last one, as in the jar).
+pub fn session_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(session_token_in)
+        .next_back()
 }
 
 async fn lookup_token(state: &AppState, raw: &str) -> Result<Lookup, AppError> {
@@ -211,19 +230,26 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
+        // The token is read straight from the header; the cookie jar is only needed to clear
+        // a dead one.
+        let revoked = match session_token(&parts.headers) {
+            None => false,
+            Some(token) => {
+                match lookup_token(&state, token)
+                    .await
+                    .map_err(AuthRejection::Error)?
+                {
+                    Lookup::SignedIn(user) => return Ok(user),
+                    Lookup::RevokedElsewhere => true,
+                    Lookup::None => false,
+                }
+            }
+        };
         let cookies = Cookies::from_request_parts(parts, &state)
             .await
             .map_err(|_| {
                 AuthRejection::Error(AppError::Internal(anyhow::anyhow!("cookie layer missing")))
             })?;
-        let lookup = lookup_session(&state, &cookies)
-            .await
-            .map_err(AuthRejection::Error)?;
-        let revoked = match lookup {
-            Lookup::SignedIn(user) => return Ok(user),
-            Lookup::RevokedElsewhere => true,
-            Lookup::None => false,
-        };
         if cookies.get(SESSION_COOKIE).is_some() {
             clear_cookie(state.config(), &cookies, SESSION_COOKIE);
         }
@@ -277,4 +303,48 @@ pub fn existing_pre_session_id(
 
 pub fn csrf_for_pre_session(csrf: &CsrfKey, id: &str) -> String {
     csrf.token(Binding::PreSession(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(values: &[&'static str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(header::COOKIE, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn the_session_token_is_read_from_the_cookie_headers_as_the_jar_reads_it() {
+        let jar_value = |values: &[&'static str]| {
+            // What tower-cookies does with the same headers.
+            let mut jar = tower_cookies::cookie::CookieJar::new();
+            for v in values {
+                for c in Cookie::split_parse_encoded(*v).filter_map(Result::ok) {
+                    jar.add_original(c.into_owned());
+                }
+            }
+            jar.get(SESSION_COOKIE).map(|c| c.value().to_owned())
+        };
+        for values in [
+            &["spotter_token=a.b.c"][..],
+            &["theme=dark; spotter_token=a.b.c; spotter_pre=x"],
+            &[" spotter_token = a.b.c "],
+            &["spotter_token=first; spotter_token=second"],
+            &["spotter_token=first", "other=1; spotter_token=second"],
+            &["spotter_tokens=no; xspotter_token=no"],
+            &["other=1"],
+            &[],
+        ] {
+            let h = headers(values);
+            assert_eq!(
+                session_token(&h).map(str::to_owned),
+                jar_value(values),
+                "{values:?}"
+            );
+        }
+    }
 }

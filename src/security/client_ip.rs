@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName};
 use ipnet::IpNet;
 
 #[derive(Debug, Clone)]
@@ -15,6 +15,10 @@ pub struct ClientInfo {
     pub host: Option<String>,
     pub via_trusted_proxy: bool,
 }
+
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {
     let ip = match ip {
@@ -51,13 +55,12 @@ pub fn resolve(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Clie
     }
     // Walk X-Forwarded-For from the right: the first hop we don't trust is the client.
     let mut client = peer_ip;
-    let hops: Vec<&str> = headers
-        .get_all("x-forwarded-for")
+    let hops = headers
+        .get_all(&X_FORWARDED_FOR)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .collect();
-    for hop in hops.iter().rev() {
+        .flat_map(|v| v.split(','));
+    for hop in hops.rev() {
         match parse_forwarded_ip(hop) {
             Some(ip) => {
                 client = ip;
@@ -69,24 +72,24 @@ pub fn resolve(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Clie
         }
     }
     // The last entry is the one our trusted proxy wrote; earlier ones came from the client.
-    let header = |name: &str| {
+    let header = |name: &HeaderName| {
         headers
             .get_all(name)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .next_back()
-            .map(|v| v.trim().to_owned())
+            .map(str::trim)
             .filter(|v| !v.is_empty() && v.len() <= 255)
     };
-    let scheme = match header("x-forwarded-proto").as_deref() {
+    let scheme = match header(&X_FORWARDED_PROTO) {
         Some(p) if p.eq_ignore_ascii_case("https") => "https",
         _ => "http",
     };
     ClientInfo {
         ip: client,
         scheme,
-        host: header("x-forwarded-host"),
+        host: header(&X_FORWARDED_HOST).map(str::to_owned),
         via_trusted_proxy: true,
     }
 }
