@@ -96,14 +96,23 @@ impl App {
         }
     }
 
-    async fn handle<B>(self, req: Request<B>, peer: SocketAddr) -> Response
+    /// One request through the edge: the work before the routes is done at once, and the
+    /// future returned holds only what the response needs. It is boxed per request, and a
+    /// small box (the routed future and the rare re-rendering of an error page boxed apart,
+    /// no copy of the request inside) stays on the allocator's fast path and is cheap to move.
+    fn handle<B>(
+        self,
+        req: Request<B>,
+        peer: SocketAddr,
+    ) -> impl Future<Output = Response> + Send + 'static
     where
         B: HttpBody<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
+        let edge = &*self.0;
         let (mut parts, body) = req.into_parts();
         mark_sensitive(&mut parts.headers);
-        let request_id = self.0.request_ids.next();
+        let request_id = edge.request_ids.next();
         parts.headers.insert(REQUEST_ID.clone(), request_id.clone());
         let span = tracing::info_span!(
             "request",
@@ -112,30 +121,6 @@ impl App {
             request_id = %request_id.to_str().unwrap_or("-"),
         );
         let started = Instant::now();
-        let req = Request::from_parts(parts, body);
-        async move {
-            let mut resp = self.respond(req, peer).await;
-            resp.headers_mut()
-                .entry(REQUEST_ID.clone())
-                .or_insert(request_id);
-            tracing::info!(
-                status = resp.status().as_u16(),
-                latency_ms = started.elapsed().as_millis(),
-                "finished processing request"
-            );
-            resp
-        }
-        .instrument(span)
-        .await
-    }
-
-    async fn respond<B>(&self, req: Request<B>, peer: SocketAddr) -> Response
-    where
-        B: HttpBody<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
-    {
-        let edge = &*self.0;
-        let (mut parts, body) = req.into_parts();
         let info = client_ip::resolve(peer, &parts.headers, &edge.trusted_proxies);
         parts.extensions.insert(info);
         let path = parts.uri.path();
@@ -150,37 +135,56 @@ impl App {
             .is_some_and(|len| len > MAX_BODY_BYTES as u64);
         let req = Request::from_parts(parts, Body::new(Limited::new(body, MAX_BODY_BYTES)));
 
-        let routed = async {
-            if declared_too_large {
-                return StatusCode::PAYLOAD_TOO_LARGE.into_response();
-            }
-            match AssertUnwindSafe(edge.routes.clone().oneshot(req))
-                .catch_unwind()
-                .await
-            {
+        let routed = AssertUnwindSafe(edge.routes.clone().oneshot(req))
+            .catch_unwind()
+            .map(|outcome| match outcome {
                 Ok(Ok(resp)) => resp,
                 Ok(Err(never)) => match never {},
                 Err(_) => panic_page(),
-            }
-        };
-        let resp = if is_events {
-            routed.await
+            });
+        // Boxed apart, so this function's own future stays small (see above).
+        let routed: Pin<Box<dyn Future<Output = Response> + Send>> = if declared_too_large {
+            Box::pin(std::future::ready(
+                StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+            ))
+        } else if is_events {
+            Box::pin(routed)
         } else {
-            match tokio::time::timeout(edge.request_timeout, routed).await {
-                Ok(resp) => resp,
-                Err(_) => {
-                    tracing::info!("request timed out");
+            let deadline = tokio::time::timeout(edge.request_timeout, routed);
+            let span = span.clone();
+            Box::pin(deadline.map(move |outcome| {
+                outcome.unwrap_or_else(|_| {
+                    span.in_scope(|| tracing::info!("request timed out"));
                     let mut resp = StatusCode::REQUEST_TIMEOUT.into_response();
                     resp.headers_mut()
                         .insert(header::CONNECTION, HeaderValue::from_static("close"));
                     resp
-                }
-            }
+                })
+            }))
         };
-        let resp = fallback_page(resp, is_head);
-        let mut resp = with_nav(&edge.state, cookie_header, resp).await;
-        security_headers(resp.headers_mut(), is_static, edge.hsts);
-        resp
+        let hsts = edge.hsts;
+        async move {
+            let resp = routed.instrument(span.clone()).await;
+            let resp = span.in_scope(|| fallback_page(resp, is_head));
+            let mut resp = match cookie_header {
+                Some(cookie_header) if resp.extensions().get::<ErrorParts>().is_some() => {
+                    let state = &self.0.state;
+                    Box::pin(with_nav(state, cookie_header, resp).instrument(span.clone())).await
+                }
+                _ => resp,
+            };
+            let headers = resp.headers_mut();
+            security_headers(headers, is_static, hsts);
+            headers.entry(REQUEST_ID.clone()).or_insert(request_id);
+            span.in_scope(|| {
+                tracing::info!(
+                    status = resp.status().as_u16(),
+                    latency_ms = started.elapsed().as_millis(),
+                    "finished processing request"
+                );
+            });
+            resp
+        }
     }
 }
 
@@ -196,9 +200,7 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for Connection {
     type Future = BoxedResponse;
 
     fn call(&self, req: Request<hyper::body::Incoming>) -> Self::Future {
-        let app = self.app.clone();
-        let peer = self.peer;
-        Box::pin(async move { Ok(app.handle(req, peer).await) })
+        Box::pin(self.app.clone().handle(req, self.peer).map(Ok))
     }
 }
 
@@ -222,8 +224,7 @@ where
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.0);
-        let app = self.clone();
-        Box::pin(async move { Ok(app.handle(req, peer).await) })
+        Box::pin(self.clone().handle(req, peer).map(Ok))
     }
 }
 
@@ -278,15 +279,8 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// An error page keeps the navigation when the browser is signed in: every error page (from a
 /// handler, an extractor, the edge or a panic) is re-rendered with the signed-in frame.
-async fn with_nav(
-    state: &AppState,
-    cookie_header: Option<HeaderValue>,
-    resp: Response,
-) -> Response {
+async fn with_nav(state: &AppState, cookie_header: HeaderValue, resp: Response) -> Response {
     let Some(parts) = resp.extensions().get::<ErrorParts>().cloned() else {
-        return resp;
-    };
-    let Some(cookie_header) = cookie_header else {
         return resp;
     };
     let user = match session::user_from_cookie_header(state, &cookie_header).await {
