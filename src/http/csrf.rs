@@ -13,14 +13,12 @@ use axum::response::{IntoResponse, Response};
 use futures_util::future::{BoxFuture, Either};
 use tower_cookies::Cookies;
 
+use crate::http::edge::MAX_BODY_BYTES;
 use crate::http::error::AppError;
 use crate::http::pages::ErrorPage;
 use crate::http::session::{existing_pre_session_id, session_token};
 use crate::http::state::AppState;
 use crate::security::csrf::{Binding, same_origin};
-
-/// Forms are small; the body limit layer already caps everything at this size.
-pub const MAX_FORM_BYTES: usize = 64 * 1024;
 
 fn refused() -> Response {
     tracing::info!("request refused by the CSRF check");
@@ -165,8 +163,8 @@ async fn check(state: &AppState, req: Request) -> Result<Request, Response> {
         return Err(refused());
     }
     let (parts, body) = req.into_parts();
-    let Ok(bytes) = to_bytes(body, MAX_FORM_BYTES).await else {
-        // Over the limit, declared or streamed (the edge caps the body at the same size).
+    let Ok(bytes) = to_bytes(body, MAX_BODY_BYTES).await else {
+        // Over the edge's body limit, declared or streamed.
         return Err(StatusCode::PAYLOAD_TOO_LARGE.into_response());
     };
     let ok = form_field(&bytes, "csrf_token").is_some_and(|t| valid(&t));

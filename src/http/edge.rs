@@ -166,10 +166,12 @@ impl App {
         async move {
             let resp = routed.instrument(span.clone()).await;
             let resp = span.in_scope(|| fallback_page(resp, is_head));
-            let mut resp = match cookie_header {
-                Some(cookie_header) if resp.extensions().get::<ErrorParts>().is_some() => {
+            let error_page = resp.extensions().get::<ErrorParts>().cloned();
+            let mut resp = match (cookie_header, error_page) {
+                (Some(cookie_header), Some(page)) => {
                     let state = &self.0.state;
-                    Box::pin(with_nav(state, cookie_header, resp).instrument(span.clone())).await
+                    let framed = with_nav(state, cookie_header, page, resp);
+                    Box::pin(framed.instrument(span.clone())).await
                 }
                 _ => resp,
             };
@@ -279,10 +281,12 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// An error page keeps the navigation when the browser is signed in: every error page (from a
 /// handler, an extractor, the edge or a panic) is re-rendered with the signed-in frame.
-async fn with_nav(state: &AppState, cookie_header: HeaderValue, resp: Response) -> Response {
-    let Some(parts) = resp.extensions().get::<ErrorParts>().cloned() else {
-        return resp;
-    };
+async fn with_nav(
+    state: &AppState,
+    cookie_header: HeaderValue,
+    parts: ErrorParts,
+    resp: Response,
+) -> Response {
     let user = match session::user_from_cookie_header(state, &cookie_header).await {
         Ok(Some(user)) => user,
         _ => return resp,

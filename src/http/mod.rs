@@ -34,7 +34,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::response::{IntoResponse, Response};
 
-pub use crate::http::edge::{App, MAX_BODY_BYTES};
+pub use crate::http::edge::App;
 use crate::http::state::AppState;
 
 /// The whole application: the routes behind the edge service (`edge`).
