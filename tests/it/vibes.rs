@@ -487,8 +487,8 @@ async fn the_provider_sees_only_music_and_the_users_words() {
     .await
     .unwrap();
     sqlx::query(
-        "INSERT INTO playlist_tracks (playlist_id, position, title, artist, title_norm, artist_norm, track_id)
-         SELECT ?1, 0, 't', 'a', 't', 'a', MIN(id) FROM tracks",
+        "INSERT INTO playlist_tracks (playlist_id, position, title, artist, title_norm, artist_norm, track_id, match_method)
+         SELECT ?1, 0, 't', 'a', 't', 'a', MIN(id), 'navidrome' FROM tracks",
     )
     .bind(playlist)
     .execute(&app.state.core.db)
@@ -920,8 +920,8 @@ async fn a_navidrome_playlist_is_enhanced_in_place_or_as_a_new_mixtape() {
     .unwrap();
     for (i, s) in songs.iter().enumerate() {
         sqlx::query(
-            "INSERT INTO playlist_tracks (playlist_id, position, title, artist, title_norm, artist_norm, track_id)
-             VALUES (?1, ?2, 't', 'a', 't', 'a', ?3)",
+            "INSERT INTO playlist_tracks (playlist_id, position, title, artist, title_norm, artist_norm, track_id, match_method)
+             VALUES (?1, ?2, 't', 'a', 't', 'a', ?3, 'navidrome')",
         )
         .bind(playlist)
         .bind(i as i64)
@@ -1035,7 +1035,8 @@ async fn an_artist_page_lists_similar_artists_of_the_library() {
         .fetch_one(&app.state.core.db)
         .await
         .unwrap();
-    // The two artists share a playlist and were played ten minutes apart.
+    // The two artists share a playlist and were played ten minutes apart. The rows are linked
+    // by Navidrome id, as the matcher (which may run after the sign-in's import) leaves them.
     let playlist: i64 = sqlx::query_scalar(
         "INSERT INTO playlists (user_id, service, remote_id, name, kind, imported_at)
          VALUES (?1, 'spotify', 'x', 'Mix', 'user', 0) RETURNING id",
@@ -1046,8 +1047,8 @@ async fn an_artist_page_lists_similar_artists_of_the_library() {
     .unwrap();
     for (i, (_, track)) in artists.iter().enumerate() {
         sqlx::query(
-            "INSERT INTO playlist_tracks (playlist_id, position, title, artist, title_norm, artist_norm, track_id)
-             VALUES (?1, ?2, 't', 'a', 't', 'a', ?3)",
+            "INSERT INTO playlist_tracks (playlist_id, position, title, artist, title_norm, artist_norm, track_id, match_method)
+             VALUES (?1, ?2, 't', 'a', 't', 'a', ?3, 'navidrome')",
         )
         .bind(playlist)
         .bind(i as i64)
@@ -1056,8 +1057,8 @@ async fn an_artist_page_lists_similar_artists_of_the_library() {
         .await
         .unwrap();
         sqlx::query(
-            "INSERT INTO listens (user_id, played_at, title, artist, title_norm, artist_norm, track_id)
-             VALUES (?1, ?2, 't', 'a', 't', 'a', ?3)",
+            "INSERT INTO listens (user_id, played_at, title, artist, title_norm, artist_norm, track_id, match_method)
+             VALUES (?1, ?2, 't', 'a', 't', 'a', ?3, 'navidrome')",
         )
         .bind(user_id)
         .bind(1_000_000 + i as i64 * 600)
