@@ -2,58 +2,72 @@
 //! never logged on purpose; the redactor is the second line of defence for what slips through
 //! (a URL with `t=`/`s=`, an `Authorization` header, an `sk-…` key, a JWT).
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
-use regex::Regex;
-use tracing_subscriber::EnvFilter;
+use regex::{Regex, RegexSet};
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Registry};
 
 use crate::config::LogFormat;
 
 const MASK: &str = "[REDACTED]";
 
-static QUERY_SECRETS: LazyLock<Regex> = LazyLock::new(|| {
-    // A sensitive query or form parameter, in a URL or a `key=value` log field.
-    Regex::new(
-        r"(?i)([?&;\s(]|^)(t|s|p|token|api_key|apikey|api_sig|sk|code|state|code_verifier|password|csrf_token|access_token|refresh_token|client_secret)=([^&\s#'\x22,)]+)",
-    )
-    .unwrap_or_else(|_| unreachable!("static regex"))
-});
-static HEADER_SECRETS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)\b(authorization|cookie|set-cookie|x-csrf-token)("?\s*[:=]\s*"?)([^"\r\n]+)"#)
-        .unwrap_or_else(|_| unreachable!("static regex"))
-});
+/// A sensitive query or form parameter, in a URL or a `key=value` log field.
+const QUERY_SECRET: &str = r"(?i)([?&;\s(]|^)(t|s|p|token|api_key|apikey|api_sig|sk|code|state|code_verifier|password|csrf_token|access_token|refresh_token|client_secret)=([^&\s#'\x22,)]+)";
+const HEADER_SECRET: &str =
+    r#"(?i)\b(authorization|cookie|set-cookie|x-csrf-token)("?\s*[:=]\s*"?)([^"\r\n]+)"#;
 /// An auth scheme word and its credential. Only a whole value is masked: the word must not end
 /// a path (`/x/token`), and what follows must not be the name of a `key=value` field, so a
 /// neighbouring `request_id=…` stays readable.
-static BEARER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)(^|[^/\w-])(bearer|token|basic)\s+[A-Za-z0-9._~+/-]{8,}=*(\s|$|["',;)\]}])"#)
+const BEARER: &str =
+    r#"(?i)(^|[^/\w-])(bearer|token|basic)\s+[A-Za-z0-9._~+/-]{8,}=*(\s|$|["',;)\]}])"#;
+const API_KEY: &str = r"\bsk-[A-Za-z0-9_-]{8,}";
+const JWT: &str = r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*";
+const ENCRYPTED: &str = r"enc:v[12]:[A-Za-z0-9:+/=]+";
+
+/// Each pattern with what replaces a match, applied in this order.
+static RULES: LazyLock<[(Regex, String); 6]> = LazyLock::new(|| {
+    let rule = |pattern: &str, with: String| {
+        (
+            Regex::new(pattern).unwrap_or_else(|_| unreachable!("static regex")),
+            with,
+        )
+    };
+    [
+        rule(QUERY_SECRET, format!("${{1}}${{2}}={MASK}")),
+        rule(HEADER_SECRET, format!("${{1}}${{2}}{MASK}")),
+        rule(BEARER, format!("${{1}}${{2}} {MASK}${{3}}")),
+        rule(API_KEY, MASK.to_owned()),
+        rule(JWT, MASK.to_owned()),
+        rule(ENCRYPTED, MASK.to_owned()),
+    ]
+});
+/// All the patterns in one pass. Most lines (every access line, for one) match none, and such a
+/// line is left as it is without running the six replacements.
+static ANY_SECRET: LazyLock<RegexSet> = LazyLock::new(|| {
+    RegexSet::new([QUERY_SECRET, HEADER_SECRET, BEARER, API_KEY, JWT, ENCRYPTED])
         .unwrap_or_else(|_| unreachable!("static regex"))
-});
-static API_KEY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\bsk-[A-Za-z0-9_-]{8,}").unwrap_or_else(|_| unreachable!("static regex"))
-});
-static JWT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
-        .unwrap_or_else(|_| unreachable!("static regex"))
-});
-static ENCRYPTED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"enc:v[12]:[A-Za-z0-9:+/=]+").unwrap_or_else(|_| unreachable!("static regex"))
 });
 
 /// Mask anything in `line` that looks like a credential.
 pub fn redact(line: &str) -> String {
-    let s = QUERY_SECRETS.replace_all(line, format!("${{1}}${{2}}={MASK}").as_str());
-    let s = HEADER_SECRETS.replace_all(&s, format!("${{1}}${{2}}{MASK}").as_str());
-    let s = BEARER.replace_all(&s, format!("${{1}}${{2}} {MASK}${{3}}").as_str());
-    let s = API_KEY.replace_all(&s, MASK);
-    let s = JWT.replace_all(&s, MASK);
-    let s = ENCRYPTED.replace_all(&s, MASK);
-    s.into_owned()
+    if !ANY_SECRET.is_match(line) {
+        return line.to_owned();
+    }
+    let mut out = line.to_owned();
+    for (pattern, with) in RULES.iter() {
+        if let Cow::Owned(masked) = pattern.replace_all(&out, with.as_str()) {
+            out = masked;
+        }
+    }
+    out
 }
 
 /// A writer that buffers one formatted event and writes it redacted.
@@ -138,16 +152,27 @@ impl<'a> MakeWriter<'a> for CaptureBuffer {
     }
 }
 
-fn filter(level: &str) -> EnvFilter {
-    // The level applies to Spotter; dependencies stay at warn unless RUST_LOG says otherwise.
+/// Which events are kept. The level applies to Spotter; dependencies stay at warn unless
+/// `RUST_LOG` says otherwise. A list of target levels (the usual case) becomes a static filter,
+/// decided once per call site; only `RUST_LOG` or a level with span or field directives needs
+/// `EnvFilter`, which also looks at every span as it is entered and left.
+fn filter(level: &str) -> Box<dyn Layer<Registry> + Send + Sync> {
+    match EnvFilter::try_from_env("RUST_LOG") {
+        Ok(env) => Box::new(env),
+        Err(_) => level_filter(level),
+    }
+}
+
+fn level_filter(level: &str) -> Box<dyn Layer<Registry> + Send + Sync> {
     let directive = if level.contains('=') || level.contains(',') {
         level.to_owned()
     } else {
-        format!("warn,spotter={level},tower_http={level}")
+        format!("warn,spotter={level}")
     };
-    EnvFilter::try_from_env("RUST_LOG")
-        .or_else(|_| EnvFilter::try_new(&directive))
-        .unwrap_or_else(|_| EnvFilter::new("info"))
+    if let Ok(targets) = directive.parse::<Targets>() {
+        return Box::new(targets);
+    }
+    Box::new(EnvFilter::try_new(&directive).unwrap_or_else(|_| EnvFilter::new("info")))
 }
 
 /// Install the global subscriber writing to `writer` through the redactor.
@@ -384,6 +409,10 @@ mod tests {
                 ["hunter2", "Zm9vYmFy"],
             ),
             (
+                "bare eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl in text",
+                ["eyJzdWIiOiIxIn0", "c2lnbmF0dXJl"],
+            ),
+            (
                 "value enc:v2:abcd1234:AAAABBBBCCCC== end",
                 ["AAAABBBBCCCC", "AAAABBBBCCCC"],
             ),
@@ -393,6 +422,43 @@ mod tests {
             for s in secrets {
                 assert!(!r.contains(s), "{line:?} -> {r:?} still has {s:?}");
             }
+        }
+    }
+
+    #[test]
+    fn the_level_applies_to_spotter_and_dependencies_stay_at_warn() {
+        use tracing_subscriber::layer::SubscriberExt;
+        for (level, kept) in [
+            ("info", &["spotter info", "dep warn"][..]),
+            ("debug", &["spotter debug", "spotter info", "dep warn"][..]),
+            (
+                "warn,spotter=debug,dep=info",
+                &["spotter debug", "spotter info", "dep info", "dep warn"][..],
+            ),
+            // Span directives are EnvFilter's: still understood.
+            ("warn,spotter[request]=debug", &["dep warn"][..]),
+        ] {
+            let buf = super::CaptureBuffer::default();
+            let subscriber = tracing_subscriber::registry()
+                .with(super::level_filter(level))
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .without_time()
+                        .with_ansi(false)
+                        .with_writer(buf.clone()),
+                );
+            tracing::subscriber::with_default(subscriber, || {
+                tracing::debug!(target: "spotter::x", "spotter debug");
+                tracing::info!(target: "spotter::x", "spotter info");
+                tracing::info!(target: "dep::x", "dep info");
+                tracing::warn!(target: "dep::x", "dep warn");
+            });
+            let out = buf.contents();
+            let got: Vec<&str> = ["spotter debug", "spotter info", "dep info", "dep warn"]
+                .into_iter()
+                .filter(|m| out.contains(m))
+                .collect();
+            assert_eq!(got, kept, "{level}: {out}");
         }
     }
 

@@ -136,24 +136,64 @@ async fn healthz_needs_nothing() {
 
 #[tokio::test]
 async fn a_panicking_handler_is_a_500_page_with_the_security_headers() {
+    let log = info_log();
     let (state, _d) = state().await;
-    let routes = axum::Router::new().route(
-        "/boom",
-        axum::routing::get(|| async {
-            if std::hint::black_box(true) {
-                panic!("handler failed");
-            }
-            "unreachable"
-        }),
-    );
+    let routes = axum::Router::new()
+        .route(
+            "/boom",
+            axum::routing::get(|| async {
+                if std::hint::black_box(true) {
+                    panic!("handler failed");
+                }
+                "unreachable"
+            }),
+        )
+        .route(
+            "/bare",
+            axum::routing::get(|| async { StatusCode::INTERNAL_SERVER_ERROR }),
+        );
     let app = spotter::http::App::new(state, routes);
-    let resp = app.oneshot(req("GET", "/boom")).await.unwrap();
+    let resp = app.clone().oneshot(req("GET", "/boom")).await.unwrap();
     assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(resp.headers()["content-type"], "text/html; charset=utf-8");
     assert_eq!(resp.headers()["x-frame-options"], "DENY");
     assert_eq!(resp.headers()["cache-control"], "no-store");
-    assert!(resp.headers().contains_key("x-request-id"));
+    let panicked = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert!(!body(resp).await.contains("handler failed"));
+    let resp = app.oneshot(req("GET", "/bare")).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let failed = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(body(resp).await.contains("</html>"));
+
+    // Each failure is logged once, with the request id the response carries; the access line
+    // is a debug one.
+    let log = log.contents();
+    for (id, what) in [(panicked, "handler panicked"), (failed, "request failed")] {
+        let lines: Vec<&str> = log.lines().filter(|l| l.contains(&id)).collect();
+        assert_eq!(lines.len(), 1, "{what}: {log}");
+        assert!(lines[0].contains(what), "{what}: {log}");
+    }
+    assert!(!log.contains("handler failed"), "{log}");
+}
+
+/// The process-wide log of this test binary, at info as by default. Process-wide because
+/// tracing caches per call site whether anyone listens: a subscriber set for one thread only
+/// can miss a call site that another test's thread reached first.
+fn info_log() -> spotter::telemetry::CaptureBuffer {
+    static LOG: std::sync::OnceLock<spotter::telemetry::CaptureBuffer> = std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = spotter::telemetry::CaptureBuffer::default();
+        tracing::subscriber::set_global_default(
+            tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::INFO)
+                .with_ansi(false)
+                .with_writer(log.clone())
+                .finish(),
+        )
+        .expect("no other subscriber in this binary");
+        log
+    })
+    .clone()
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@
 //! - `Authorization` and `Cookie` are marked sensitive, so a `Debug` of the headers hides them;
 //! - a request id (`x-request-id`) is set on the request and copied to the response;
 //! - the request span (method, path, request id; never the query, which may carry OAuth codes)
-//!   and the access log line;
+//!   and the access log line (at debug);
 //! - who is calling, believing forwarded headers from trusted proxies only;
 //! - every request but the event stream must finish within the request timeout, body reading and
 //!   the CSRF check included, so a client that stalls mid-body is answered 408 and its
@@ -151,10 +151,10 @@ impl App {
             Box::pin(routed)
         } else {
             let deadline = tokio::time::timeout(edge.request_timeout, routed);
-            let span = span.clone();
-            Box::pin(deadline.map(move |outcome| {
+            Box::pin(deadline.map(|outcome| {
                 outcome.unwrap_or_else(|_| {
-                    span.in_scope(|| tracing::info!("request timed out"));
+                    // Polled inside the request span (below).
+                    tracing::info!("request timed out");
                     let mut resp = StatusCode::REQUEST_TIMEOUT.into_response();
                     resp.headers_mut()
                         .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -165,7 +165,7 @@ impl App {
         let hsts = edge.hsts;
         async move {
             let resp = routed.instrument(span.clone()).await;
-            let resp = span.in_scope(|| fallback_page(resp, is_head));
+            let resp = fallback_page(resp, is_head, &span);
             let error_page = resp.extensions().get::<ErrorParts>().cloned();
             let mut resp = match (cookie_header, error_page) {
                 (Some(cookie_header), Some(page)) => {
@@ -178,13 +178,16 @@ impl App {
             let headers = resp.headers_mut();
             security_headers(headers, is_static, hsts);
             headers.entry(REQUEST_ID.clone()).or_insert(request_id);
-            span.in_scope(|| {
-                tracing::info!(
-                    status = resp.status().as_u16(),
-                    latency_ms = started.elapsed().as_millis(),
-                    "finished processing request"
-                );
-            });
+            // One line per request only at debug: a proxy in front keeps its own access log,
+            // and at info the log stays about what Spotter did (errors carry the span above).
+            // Events name their span as parent rather than entering it: nothing to do when the
+            // level is off.
+            tracing::debug!(
+                parent: &span,
+                status = resp.status().as_u16(),
+                latency_ms = started.elapsed().as_millis(),
+                "finished processing request"
+            );
             resp
         }
     }
@@ -312,13 +315,13 @@ fn panic_page() -> Response {
 }
 
 /// A bare error status becomes a page with a fixed message (`Retry-After` and `Allow` kept).
-fn fallback_page(resp: Response, is_head: bool) -> Response {
+fn fallback_page(resp: Response, is_head: bool, span: &tracing::Span) -> Response {
     let status = resp.status();
     if status.as_u16() < 400 || resp.extensions().get::<RenderedPage>().is_some() || is_head {
         return resp;
     }
     if status.is_server_error() {
-        tracing::error!(status = status.as_u16(), "request failed");
+        tracing::error!(parent: span, status = status.as_u16(), "request failed");
     }
     let retry_after = resp.headers().get(header::RETRY_AFTER).cloned();
     let allow = resp.headers().get(header::ALLOW).cloned();
