@@ -2,17 +2,20 @@
 # Load test (SPEC §6, issue 13): the signed-in dashboard and /healthz against a bare axum "hello"
 # (same axum and tokio), all three servers up in one run, wrk with 64 connections on loopback.
 # Two variants: HTTP/1.1 keep-alive, and a new connection per request ("Connection: close").
-# Prints req/s, p50/p99, errors and the ratio to hello for each, plus start-to-ready time, idle
-# RSS and RSS under load (current and peak).
+# The three targets are measured in turn, in rounds, so a change in the load of a shared host
+# falls on all of them: each round gives its own ratios to hello, and the summary shows the
+# median round (by ratio) with its req/s, p50/p99 and errors, the range of the ratios, and the
+# errors of all rounds. Also start-to-ready time, idle RSS and RSS under load (current, peak).
 #
 # Needs: wrk (Debian package), the Subsonic peer running (scripts/test.sh or shared/peers/...).
 # Usage: benches/load.sh [SECONDS]   (default 10 per measurement)
-# Env:   LOAD_CONNECTIONS (64), LOAD_THREADS (2), LOAD_SKIP_BUILD=1 (use the last build),
+# Env:   LOAD_ROUNDS (3), LOAD_CONNECTIONS (64), LOAD_THREADS (2), LOAD_SKIP_BUILD=1 (use the last build),
 #        LOAD_PERF=<dir> (also record `perf` profiles of /healthz and the dashboard there;
 #        build with CARGO_PROFILE_RELEASE_STRIP=false to keep symbols).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-10}
+ROUNDS=${LOAD_ROUNDS:-3}
 CONNS=${LOAD_CONNECTIONS:-64}
 THREADS=${LOAD_THREADS:-2}
 command -v wrk >/dev/null || { echo "load: install wrk (apt-get install wrk)" >&2; exit 2; }
@@ -41,7 +44,7 @@ export SPOTTER_SECURITY_JWT_SECRET=$(openssl rand -hex 32)
 export SPOTTER_NAVIDROME_BASE_URL=$SUBSONIC_URL
 export SPOTTER_SERVER_HOST=127.0.0.1 SPOTTER_SERVER_PORT=$SP SPOTTER_SERVER_BASE_URL=http://127.0.0.1:$SP
 export SPOTTER_SECURITY_SECURE_COOKIES=false SPOTTER_DATABASE_SOURCE=$work/spotter.db
-export SPOTTER_LOG_LEVEL=${SPOTTER_LOG_LEVEL:-warn}
+export SPOTTER_LOG_LEVEL=${SPOTTER_LOG_LEVEL:-info}  # as shipped
 
 rss() { awk '/VmRSS/ {print $2, $3}' "/proc/$1/status"; }
 peak() { awk '/VmHWM/ {print $2, $3}' "/proc/$1/status"; }
@@ -76,12 +79,12 @@ done
 sleep 1
 echo "idle RSS (signed in, import done): $(rss "$SPID")"
 
-run() { # name, variant, url, extra wrk args...
-  local name=$1 variant=$2 url=$3; shift 3
-  local out="$work/$variant-$name.txt"
+run() { # name, variant, round, url, extra wrk args...
+  local name=$1 variant=$2 round=$3 url=$4; shift 4
+  local out="$work/$variant-$name-$round.txt"
   local extra=()
   [ "$variant" = close ] && extra=(-H "Connection: close")
-  if [ -n "${LOAD_PERF:-}" ] && [ "$name" != hello ] && command -v perf >/dev/null; then
+  if [ -n "${LOAD_PERF:-}" ] && [ "$round" = 1 ] && [ "$name" != hello ] && command -v perf >/dev/null; then
     mkdir -p "$LOAD_PERF"
     perf record -F 499 -o "$LOAD_PERF/$variant-$name.data" -p "$SPID" -- sleep "$DURATION" >/dev/null 2>&1 &
     local perf_pid=$!
@@ -94,25 +97,51 @@ pct() { awk -v p="$2" '$1 == p {print $2}' "$1"; }
 errs() { # non-2xx/3xx responses plus socket errors
   awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$1"
 }
+ratio() { awk -v r="$(rps "$1")" -v h="$(rps "$2")" 'BEGIN {printf "%.2f", r/h}'; }
 
 for variant in keepalive close; do
-  run hello "$variant" "http://127.0.0.1:$HP/"
-  run healthz "$variant" "http://127.0.0.1:$SP/healthz"
-  run dashboard "$variant" "http://127.0.0.1:$SP/" -H "Cookie: spotter_token=$token"
+  for round in $(seq 1 "$ROUNDS"); do
+    run hello "$variant" "$round" "http://127.0.0.1:$HP/"
+    run healthz "$variant" "$round" "http://127.0.0.1:$SP/healthz"
+    run dashboard "$variant" "$round" "http://127.0.0.1:$SP/" -H "Cookie: spotter_token=$token"
+  done
   echo "RSS under load ($variant): $(rss "$SPID") now, $(peak "$SPID") peak; hello $(rss "$HPID")"
 done
 
 echo
-printf '%-10s %-10s %10s %8s %8s %8s %7s\n' variant target req/s p50 p99 errors ratio
+echo "each round (req/s, ratio to hello in that round):"
 for variant in keepalive close; do
-  h=$(rps "$work/$variant-hello.txt")
-  for name in hello healthz dashboard; do
-    f="$work/$variant-$name.txt"
-    r=$(rps "$f")
-    printf '%-10s %-10s %10s %8s %8s %8s %7s\n' "$variant" "$name" "$r" "$(pct "$f" 50%)" "$(pct "$f" 99%)" \
-      "$(errs "$f")" "$(awk -v r="$r" -v h="$h" 'BEGIN {printf "%.2f", r/h}')"
+  for round in $(seq 1 "$ROUNDS"); do
+    h="$work/$variant-hello-$round.txt"
+    printf '  %-10s round %s: hello %10s  healthz %10s %5s  dashboard %10s %5s\n' "$variant" "$round" \
+      "$(rps "$h")" "$(rps "$work/$variant-healthz-$round.txt")" "$(ratio "$work/$variant-healthz-$round.txt" "$h")" \
+      "$(rps "$work/$variant-dashboard-$round.txt")" "$(ratio "$work/$variant-dashboard-$round.txt" "$h")"
   done
 done
+
+echo
+echo "median round of $ROUNDS:"
+printf '%-10s %-10s %10s %8s %8s %8s %7s %11s\n' variant target req/s p50 p99 errors ratio "ratio range"
+for variant in keepalive close; do
+  for name in hello healthz dashboard; do
+    # The rounds sorted by this target's ratio (hello: by req/s); the middle one is reported.
+    sorted=$(for round in $(seq 1 "$ROUNDS"); do
+      if [ "$name" = hello ]; then key=$(rps "$work/$variant-hello-$round.txt")
+      else key=$(ratio "$work/$variant-$name-$round.txt" "$work/$variant-hello-$round.txt"); fi
+      echo "$key $round"
+    done | sort -g)
+    mid=$(echo "$sorted" | awk -v n="$ROUNDS" 'NR == int((n + 1) / 2) {print $2}')
+    range=$(echo "$sorted" | awk -v h="$name" 'NR == 1 {lo = $1} {hi = $1} END {print (h == "hello" ? "-" : lo "-" hi)}')
+    total_errors=0
+    for round in $(seq 1 "$ROUNDS"); do
+      total_errors=$((total_errors + $(errs "$work/$variant-$name-$round.txt")))
+    done
+    f="$work/$variant-$name-$mid.txt"
+    printf '%-10s %-10s %10s %8s %8s %8s %7s %11s\n' "$variant" "$name" "$(rps "$f")" "$(pct "$f" 50%)" \
+      "$(pct "$f" 99%)" "$total_errors" "$(ratio "$f" "$work/$variant-hello-$mid.txt")" "$range"
+  done
+done
+echo "(errors: all rounds)"
 echo
 echo "targets (SPEC §6): dashboard >= 0.50 x hello, /healthz >= 0.80 x hello, 0 errors, idle RSS <= 25 MB"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
