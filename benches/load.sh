@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Load test (SPEC §6, issue 13): the signed-in dashboard and /healthz against a bare axum "hello"
-# (same axum and tokio), all three servers up in one run, wrk with 64 connections on loopback.
+# Load test: the signed-in dashboard and /healthz against a bare axum "hello"
+# (same axum and tokio), all servers up in one run, wrk with 64 connections on loopback. A second
+# baseline, "headers", is the same hello sending the response headers every Spotter response
+# carries (examples/hello_headers.rs): what those headers cost on their own.
 # Two variants: HTTP/1.1 keep-alive, and a new connection per request ("Connection: close").
-# The three targets are measured in turn, in rounds, so a change in the load of a shared host
+# The targets are measured in turn, in rounds, so a change in the load of a shared host
 # falls on all of them: each round gives its own ratios to hello, and the summary shows the
 # median round (by ratio) with its req/s, p50/p99 and errors, the range of the ratios, and the
 # errors of all rounds. Also start-to-ready time, idle RSS and RSS under load (current, peak).
@@ -27,10 +29,11 @@ export SQLX_OFFLINE=true
 triple=$(rustc -vV | sed -n 's/^host: //p')
 export RUSTFLAGS="-C target-feature=+crt-static"
 if [ -z "${LOAD_SKIP_BUILD:-}" ]; then
-  cargo build --release --locked --target "$triple" --bin spotter --example hello >&2
+  cargo build --release --locked --target "$triple" --bin spotter --example hello --example hello_headers >&2
 fi
 BIN=target/$triple/release/spotter
 HELLO=target/$triple/release/examples/hello
+HEADERS=target/$triple/release/examples/hello_headers
 
 work=$(mktemp -d)
 pids=()
@@ -38,7 +41,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-SP=$(port); HP=$(port)
+SP=$(port); HP=$(port); XP=$(port)
 export SPOTTER_SECURITY_ENCRYPTION_KEY=$(openssl rand -hex 32)
 export SPOTTER_SECURITY_JWT_SECRET=$(openssl rand -hex 32)
 export SPOTTER_NAVIDROME_BASE_URL=$SUBSONIC_URL
@@ -62,6 +65,8 @@ echo "idle RSS (ready): $(rss "$SPID")"
 "$HELLO" "$HP" & pids+=($!)
 HPID=${pids[1]}
 until curl -fs "http://127.0.0.1:$HP/" >/dev/null 2>&1; do :; done
+"$HEADERS" "$XP" & pids+=($!)
+until curl -fs "http://127.0.0.1:$XP/" >/dev/null 2>&1; do :; done
 
 jar=$work/jar
 csrf=$(curl -fs -c "$jar" -b "$jar" "http://127.0.0.1:$SP/auth/login" | sed -n 's/.*name="csrf_token" value="\([^"]*\)".*/\1/p' | head -n1)
@@ -84,7 +89,7 @@ run() { # name, variant, round, url, extra wrk args...
   local out="$work/$variant-$name-$round.txt"
   local extra=()
   [ "$variant" = close ] && extra=(-H "Connection: close")
-  if [ -n "${LOAD_PERF:-}" ] && [ "$round" = 1 ] && [ "$name" != hello ] && command -v perf >/dev/null; then
+  if [ -n "${LOAD_PERF:-}" ] && [ "$round" = 1 ] && [ "$name" != hello ] && [ "$name" != headers ] && command -v perf >/dev/null; then
     mkdir -p "$LOAD_PERF"
     perf record -F 499 -o "$LOAD_PERF/$variant-$name.data" -p "$SPID" -- sleep "$DURATION" >/dev/null 2>&1 &
     local perf_pid=$!
@@ -102,6 +107,7 @@ ratio() { awk -v r="$(rps "$1")" -v h="$(rps "$2")" 'BEGIN {printf "%.2f", r/h}'
 for variant in keepalive close; do
   for round in $(seq 1 "$ROUNDS"); do
     run hello "$variant" "$round" "http://127.0.0.1:$HP/"
+    run headers "$variant" "$round" "http://127.0.0.1:$XP/"
     run healthz "$variant" "$round" "http://127.0.0.1:$SP/healthz"
     run dashboard "$variant" "$round" "http://127.0.0.1:$SP/" -H "Cookie: spotter_token=$token"
   done
@@ -113,8 +119,9 @@ echo "each round (req/s, ratio to hello in that round):"
 for variant in keepalive close; do
   for round in $(seq 1 "$ROUNDS"); do
     h="$work/$variant-hello-$round.txt"
-    printf '  %-10s round %s: hello %10s  healthz %10s %5s  dashboard %10s %5s\n' "$variant" "$round" \
-      "$(rps "$h")" "$(rps "$work/$variant-healthz-$round.txt")" "$(ratio "$work/$variant-healthz-$round.txt" "$h")" \
+    printf '  %-10s round %s: hello %9s  headers %9s %5s  healthz %9s %5s  dashboard %9s %5s\n' "$variant" "$round" \
+      "$(rps "$h")" "$(rps "$work/$variant-headers-$round.txt")" "$(ratio "$work/$variant-headers-$round.txt" "$h")" \
+      "$(rps "$work/$variant-healthz-$round.txt")" "$(ratio "$work/$variant-healthz-$round.txt" "$h")" \
       "$(rps "$work/$variant-dashboard-$round.txt")" "$(ratio "$work/$variant-dashboard-$round.txt" "$h")"
   done
 done
@@ -123,7 +130,7 @@ echo
 echo "median round of $ROUNDS:"
 printf '%-10s %-10s %10s %8s %8s %8s %7s %11s\n' variant target req/s p50 p99 errors ratio "ratio range"
 for variant in keepalive close; do
-  for name in hello healthz dashboard; do
+  for name in hello headers healthz dashboard; do
     # The rounds sorted by this target's ratio (hello: by req/s); the middle one is reported.
     sorted=$(for round in $(seq 1 "$ROUNDS"); do
       if [ "$name" = hello ]; then key=$(rps "$work/$variant-hello-$round.txt")
@@ -141,8 +148,8 @@ for variant in keepalive close; do
       "$(pct "$f" 99%)" "$total_errors" "$(ratio "$f" "$work/$variant-hello-$mid.txt")" "$range"
   done
 done
-echo "(errors: all rounds)"
+echo "(errors: all rounds; headers = hello sending Spotter's response headers)"
 echo
-echo "targets (SPEC §6): dashboard >= 0.50 x hello, /healthz >= 0.80 x hello, 0 errors, idle RSS <= 25 MB"
+echo "targets: dashboard >= 0.50 x hello, /healthz >= 0.80 x hello, 0 errors, idle RSS <= 25 MB"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 if grep -q ERROR "$work/spotter.log"; then echo "server log has errors:"; grep ERROR "$work/spotter.log" | head -5; fi

@@ -1,5 +1,5 @@
-//! A bare axum "hello" server: the baseline for `benches/load.sh` (SPEC §6 compares the
-//! authenticated dashboard against it in the same run).
+//! A bare axum "hello" server: the baseline for `benches/load.sh`, which compares the signed-in
+//! dashboard and `/healthz` against it in the same run.
 
 use axum::Router;
 use axum::routing::get;

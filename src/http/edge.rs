@@ -355,7 +355,8 @@ static VALUE_NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 static VALUE_HSTS: HeaderValue = HeaderValue::from_static("max-age=63072000; includeSubDomains");
 
 /// The security headers on every response; `no-store` on everything but fingerprinted assets.
-fn security_headers(h: &mut HeaderMap, is_static: bool, hsts: bool) {
+/// Public for the load test's baseline (`examples/hello_headers.rs`), which sends the same ones.
+pub fn security_headers(h: &mut HeaderMap, is_static: bool, hsts: bool) {
     // Room for all of them at once instead of growing the map step by step.
     h.reserve(10);
     h.insert(header::CONTENT_SECURITY_POLICY, VALUE_CSP.clone());
