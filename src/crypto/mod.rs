@@ -203,10 +203,21 @@ fn open_blob(cipher: &Aes256Gcm, blob: &[u8], aad: &[u8]) -> Result<SecretString
         .map_err(|_| CryptoError::NotUtf8)
 }
 
-/// Constant-time equality for tokens.
+/// Constant-time equality for tokens (the length is not secret). Compared a word at a time:
+/// `subtle` guards each comparison from the optimiser, and per byte that guard was two fifths
+/// of the cost of checking a signed-in request's login token.
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    use subtle::ConstantTimeEq;
-    a.ct_eq(b).into()
+    use subtle::{Choice, ConstantTimeEq};
+    if a.len() != b.len() {
+        return false;
+    }
+    let (a_words, a_rest) = a.as_chunks::<8>();
+    let (b_words, b_rest) = b.as_chunks::<8>();
+    let mut same = Choice::from(1);
+    for (x, y) in a_words.iter().zip(b_words) {
+        same &= u64::from_ne_bytes(*x).ct_eq(&u64::from_ne_bytes(*y));
+    }
+    (same & a_rest.ct_eq(b_rest)).into()
 }
 
 /// A random URL-safe token of `bytes` random bytes.

@@ -150,6 +150,18 @@ fn write_v1(key: &[u8; 32], nonce: [u8; 12], plaintext: &str) -> String {
 
 proptest! {
     #[test]
+    fn ct_eq_is_equality(a in proptest::collection::vec(any::<u8>(), 0..80), flip in any::<prop::sample::Index>(), bit in 0u8..8) {
+        prop_assert!(super::ct_eq(&a, &a.clone()));
+        if !a.is_empty() {
+            // One bit changed anywhere, in a whole word or in the tail.
+            let mut b = a.clone();
+            b[flip.index(a.len())] ^= 1 << bit;
+            prop_assert!(!super::ct_eq(&a, &b));
+            prop_assert!(!super::ct_eq(&a, &a[..a.len() - 1]));
+        }
+    }
+
+    #[test]
     fn v2_round_trip(plain in ".{0,200}", row in "[0-9a-z]{1,12}", k in any::<[u8; 32]>()) {
         let c = FieldCipher::new(&EncryptionKey::from_bytes(k), None);
         let f = field(&row);
