@@ -119,10 +119,12 @@ echo "each round (req/s, ratio to hello in that round):"
 for variant in keepalive close; do
   for round in $(seq 1 "$ROUNDS"); do
     h="$work/$variant-hello-$round.txt"
-    printf '  %-10s round %s: hello %9s  headers %9s %5s  healthz %9s %5s  dashboard %9s %5s\n' "$variant" "$round" \
-      "$(rps "$h")" "$(rps "$work/$variant-headers-$round.txt")" "$(ratio "$work/$variant-headers-$round.txt" "$h")" \
-      "$(rps "$work/$variant-healthz-$round.txt")" "$(ratio "$work/$variant-healthz-$round.txt" "$h")" \
-      "$(rps "$work/$variant-dashboard-$round.txt")" "$(ratio "$work/$variant-dashboard-$round.txt" "$h")"
+    line=$(printf '  %-10s round %s: hello %9s' "$variant" "$round" "$(rps "$h")")
+    for name in headers healthz dashboard; do
+      f="$work/$variant-$name-$round.txt"
+      line+=$(printf '  %s %9s %5s' "$name" "$(rps "$f")" "$(ratio "$f" "$h")")
+    done
+    echo "$line"
   done
 done
 

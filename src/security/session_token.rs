@@ -13,8 +13,7 @@ use crate::domain::ids::{SessionId, UserId};
 
 pub const ISSUER: &str = "spotter";
 pub const AUDIENCE: &str = "spotter-web";
-const LEEWAY_SECS: u64 = 30;
-const LEEWAY_I64: i64 = 30;
+const LEEWAY_SECS: i64 = 30;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Claims {
@@ -70,8 +69,9 @@ struct Memo {
 impl Memo {
     /// The time claims, checked as the full verification checks them.
     fn current_at(&self, now: i64) -> bool {
-        let leeway = LEEWAY_I64;
-        self.exp >= now - leeway && self.nbf <= now + leeway && self.iat <= now + leeway
+        self.exp >= now - LEEWAY_SECS
+            && self.nbf <= now + LEEWAY_SECS
+            && self.iat <= now + LEEWAY_SECS
     }
 }
 
@@ -122,7 +122,7 @@ impl SessionTokens {
         validation.set_required_spec_claims(&["iss", "aud", "sub", "iat", "nbf", "exp", "jti"]);
         validation.validate_nbf = true;
         validation.validate_exp = true;
-        validation.leeway = LEEWAY_SECS;
+        validation.leeway = LEEWAY_SECS.unsigned_abs();
         Self {
             encoding: EncodingKey::from_secret(key),
             decoding: DecodingKey::from_secret(key),
@@ -167,7 +167,7 @@ impl SessionTokens {
             .ok()?
             .claims;
         // jsonwebtoken checks nbf/exp; iat in the future is also refused.
-        if c.iat > now + LEEWAY_I64 {
+        if c.iat > now + LEEWAY_SECS {
             return None;
         }
         let user_id = c.sub.parse::<i64>().ok().filter(|id| *id > 0)?;
@@ -345,18 +345,24 @@ mod tests {
         t.verified.entries.lock().unwrap().len()
     }
 
-    #[test]
-    fn a_remembered_token_still_expires() {
-        let t = tokens();
+    /// A fresh token valid for an hour from now, and now.
+    fn fresh(t: &SessionTokens) -> (String, i64) {
         let now = crate::clock::system_now();
         let jwt = t
             .issue(UserId(3), &SessionId::new_random(), now, 3600)
             .unwrap();
+        (jwt, now)
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires() {
+        let t = tokens();
+        let (jwt, now) = fresh(&t);
         assert!(t.verify_at(&jwt, now).is_some());
         assert_eq!(memo_len(&t), 1, "remembered");
         assert!(t.verify_at(&jwt, now + 600).is_some(), "from memory");
         assert!(
-            t.verify_at(&jwt, now + 3600 + LEEWAY_I64 + 1).is_none(),
+            t.verify_at(&jwt, now + 3600 + LEEWAY_SECS + 1).is_none(),
             "expired while remembered"
         );
         assert!(
@@ -368,10 +374,7 @@ mod tests {
     #[test]
     fn only_verified_tokens_are_remembered_and_only_exactly() {
         let t = tokens();
-        let now = crate::clock::system_now();
-        let jwt = t
-            .issue(UserId(3), &SessionId::new_random(), now, 3600)
-            .unwrap();
+        let (jwt, _) = fresh(&t);
         assert!(t.verify(&jwt).is_some());
         // One byte of the signature changed, or the claims part swapped: refused, remembered
         // or not.
