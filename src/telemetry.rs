@@ -1,15 +1,23 @@
-//! Logging (S9): tracing with a redacting writer in front of every sink. Secrets are typed and
+//! Logging: tracing with a redacting writer in front of every sink. Secrets are typed and
 //! never logged on purpose; the redactor is the second line of defence for what slips through
 //! (a URL with `t=`/`s=`, an `Authorization` header, an `sk-…` key, a JWT).
 
 use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
+use axum::body::Bytes;
+use axum::http::{HeaderValue, Method, Uri};
 use regex::{Regex, RegexSet};
+use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::filter::Targets;
-use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::format::{Format, Full, Writer};
+use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::layer::{Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Registry};
@@ -197,22 +205,219 @@ where
 {
     let registry = tracing_subscriber::registry().with(filter(level));
     match format {
-        LogFormat::Json => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(true)
-                    .with_writer(writer),
+        LogFormat::Json => registry.with(json_layer(writer)).try_init(),
+        LogFormat::Text => {
+            let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+            registry.with(text_layer(writer, ansi)).try_init()
+        }
+    }
+}
+
+fn json_layer<S, M>(writer: M) -> impl Layer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    M: for<'a> MakeWriter<'a> + 'static,
+{
+    tracing_subscriber::fmt::layer()
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .map_event_format(JsonWithRequest)
+        .with_writer(writer)
+}
+
+fn text_layer<S, M>(writer: M, ansi: bool) -> impl Layer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    M: for<'a> MakeWriter<'a> + 'static,
+{
+    tracing_subscriber::fmt::layer()
+        .with_ansi(ansi)
+        .event_format(TextWithRequest::default())
+        .with_writer(writer)
+}
+
+tokio::task_local! {
+    static REQUEST: RequestContext;
+}
+
+/// The request being served, named on every line logged while serving it: the method, the
+/// path (never the query, which may carry OAuth codes) and the request id the response carries.
+///
+/// Kept in a task-local rather than a tracing span: a span costs a registry slot and its fields
+/// formatted into a string on every request, even though most requests log nothing at all;
+/// this is formatted only when a line is written.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub method: Method,
+    pub uri: Uri,
+    pub id: RequestId,
+}
+
+/// Run `fut` as the serving of `context`: lines it logs (from any call depth, on any worker
+/// thread it moves to) name the request. Tasks it spawns do not inherit it.
+pub fn in_request<F: Future>(context: RequestContext, fut: F) -> impl Future<Output = F::Output> {
+    REQUEST.scope(context, fut)
+}
+
+/// A request id: a random per-process prefix and a counter. Unique across restarts for log
+/// correlation, without a getrandom call per request; written out only when needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestId {
+    prefix: [u8; 12],
+    n: u64,
+}
+
+impl RequestId {
+    /// "<prefix>-<counter as 8+ hex digits>", at most 29 bytes.
+    fn write_to(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.prefix);
+        out.push(b'-');
+        let digits = (16 - self.n.leading_zeros() / 4).max(8);
+        for shift in (0..digits).rev() {
+            out.push(HEX[usize::try_from((self.n >> (shift * 4)) & 0xf).unwrap_or(0)]);
+        }
+    }
+
+    /// As a response header value: one allocation of exactly its length.
+    pub fn header_value(self) -> HeaderValue {
+        let mut id = Vec::with_capacity(29);
+        self.write_to(&mut id);
+        HeaderValue::from_maybe_shared(Bytes::from(id.into_boxed_slice()))
+            .unwrap_or_else(|_| HeaderValue::from_static("-"))
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut id = Vec::with_capacity(29);
+        self.write_to(&mut id);
+        // Only hex digits and a dash were written.
+        f.write_str(std::str::from_utf8(&id).map_err(|_| fmt::Error)?)
+    }
+}
+
+/// Hands out request ids: one random prefix per process, then a counter.
+pub struct RequestIds {
+    prefix: [u8; 12],
+    next: AtomicU64,
+}
+
+impl Default for RequestIds {
+    fn default() -> Self {
+        let random: [u8; 6] = rand::random();
+        let mut prefix = [0u8; 12];
+        for (pair, byte) in prefix.chunks_exact_mut(2).zip(random) {
+            pair[0] = HEX[usize::from(byte >> 4)];
+            pair[1] = HEX[usize::from(byte & 0xf)];
+        }
+        Self {
+            prefix,
+            next: AtomicU64::new(1),
+        }
+    }
+}
+
+impl RequestIds {
+    pub fn next(&self) -> RequestId {
+        RequestId {
+            prefix: self.prefix,
+            n: self.next.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// The text format: time and level, then `request{method=… path=… request_id=…}:` for a line
+/// logged while serving a request, then spans, target and fields as tracing-subscriber writes
+/// them.
+struct TextWithRequest {
+    rest: Format<Full, ()>,
+}
+
+impl Default for TextWithRequest {
+    fn default() -> Self {
+        Self {
+            rest: tracing_subscriber::fmt::format()
+                .without_time()
+                .with_level(false),
+        }
+    }
+}
+
+impl<S, N> FormatEvent<S, N> for TextWithRequest
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        SystemTime.format_time(&mut writer)?;
+        let level = *event.metadata().level();
+        if writer.has_ansi_escapes() {
+            let colour = match level {
+                Level::ERROR => 31,
+                Level::WARN => 33,
+                Level::INFO => 32,
+                Level::DEBUG => 34,
+                Level::TRACE => 35,
+            };
+            write!(writer, " \x1b[{colour}m{level:>5}\x1b[0m ")?;
+        } else {
+            write!(writer, " {level:>5} ")?;
+        }
+        if let Ok(written) = REQUEST.try_with(|r| {
+            write!(
+                writer,
+                "request{{method={} path={} request_id={}}}: ",
+                r.method,
+                r.uri.path(),
+                r.id
             )
-            .try_init(),
-        LogFormat::Text => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-                    .with_writer(writer),
-            )
-            .try_init(),
+        }) {
+            written?;
+        }
+        self.rest.format_event(ctx, writer, event)
+    }
+}
+
+/// The JSON format of tracing-subscriber, with `"request":{"method","path","request_id"}` added
+/// to a line logged while serving a request.
+struct JsonWithRequest<F>(F);
+
+impl<S, N, F> FormatEvent<S, N> for JsonWithRequest<F>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let Ok(request) = REQUEST.try_with(|r| {
+            serde_json::json!({
+                "method": r.method.as_str(),
+                "path": r.uri.path(),
+                "request_id": r.id.to_string(),
+            })
+        }) else {
+            return self.0.format_event(ctx, writer, event);
+        };
+        let mut line = String::new();
+        self.0.format_event(ctx, Writer::new(&mut line), event)?;
+        // Each event is one object and a newline: the request goes in before the closing brace.
+        match line.strip_suffix("}\n") {
+            Some(object) => writeln!(writer, "{object},\"request\":{request}}}"),
+            None => writer.write_str(&line),
+        }
     }
 }
 
@@ -459,6 +664,71 @@ mod tests {
                 .collect();
             assert_eq!(got, kept, "{level}: {out}");
         }
+    }
+
+    #[test]
+    fn request_ids_are_a_fixed_prefix_and_a_counter() {
+        let ids = super::RequestIds::default();
+        let (first, second) = (ids.next(), ids.next());
+        let (first, second) = (first.to_string(), second.to_string());
+        assert_eq!(first.len(), 12 + 1 + 8, "{first}");
+        assert_eq!(first[..13], second[..13]);
+        assert!(first.ends_with("-00000001"), "{first}");
+        assert!(second.ends_with("-00000002"), "{second}");
+        assert!(first[..12].bytes().all(|b| b.is_ascii_hexdigit()));
+        let third = ids.next();
+        assert_eq!(third.header_value().to_str().unwrap(), third.to_string());
+        let other = super::RequestIds::default().next().to_string();
+        assert_ne!(first[..12], other[..12], "a new process, a new prefix");
+    }
+
+    #[test]
+    fn lines_logged_while_serving_a_request_name_it_in_both_formats() {
+        use tracing_subscriber::layer::SubscriberExt;
+        let id = super::RequestIds::default().next();
+        let serving = || super::RequestContext {
+            method: axum::http::Method::POST,
+            uri: "/auth/login?code=AQDxyz123abc".parse().unwrap(),
+            id,
+        };
+        let log_both = || {
+            super::REQUEST.sync_scope(serving(), || {
+                tracing::warn!(target: "spotter::t", status = 500, "inside");
+            });
+            tracing::warn!(target: "spotter::t", "outside");
+        };
+
+        let text = super::CaptureBuffer::default();
+        let subscriber =
+            tracing_subscriber::registry().with(super::text_layer(text.clone(), false));
+        tracing::subscriber::with_default(subscriber, log_both);
+        let text = text.contents();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        let named = format!(
+            " WARN request{{method=POST path=/auth/login request_id={id}}}: spotter::t: inside status=500"
+        );
+        assert!(lines[0].ends_with(&named), "{text}");
+        assert!(lines[1].ends_with(" WARN spotter::t: outside"), "{text}");
+        assert!(!text.contains("AQDxyz"), "the query is never logged: {text}");
+
+        let json = super::CaptureBuffer::default();
+        let subscriber = tracing_subscriber::registry().with(super::json_layer(json.clone()));
+        tracing::subscriber::with_default(subscriber, log_both);
+        let json = json.contents();
+        let lines: Vec<serde_json::Value> = json
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2, "{json}");
+        assert_eq!(lines[0]["message"], "inside");
+        assert_eq!(lines[0]["status"], 500);
+        assert_eq!(
+            lines[0]["request"],
+            serde_json::json!({"method": "POST", "path": "/auth/login", "request_id": id.to_string()})
+        );
+        assert_eq!(lines[1]["message"], "outside");
+        assert!(lines[1].get("request").is_none(), "{json}");
     }
 
     #[test]

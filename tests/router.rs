@@ -183,14 +183,8 @@ fn info_log() -> spotter::telemetry::CaptureBuffer {
     static LOG: std::sync::OnceLock<spotter::telemetry::CaptureBuffer> = std::sync::OnceLock::new();
     LOG.get_or_init(|| {
         let log = spotter::telemetry::CaptureBuffer::default();
-        tracing::subscriber::set_global_default(
-            tracing_subscriber::fmt()
-                .with_max_level(tracing::Level::INFO)
-                .with_ansi(false)
-                .with_writer(log.clone())
-                .finish(),
-        )
-        .expect("no other subscriber in this binary");
+        spotter::telemetry::init_with("info", spotter::config::LogFormat::Text, log.clone())
+            .expect("no other subscriber in this binary");
         log
     })
     .clone()

@@ -5,9 +5,10 @@
 //!
 //! In order, outermost first:
 //! - `Authorization` and `Cookie` are marked sensitive, so a `Debug` of the headers hides them;
-//! - a request id (`x-request-id`) is set on the request and copied to the response;
-//! - the request span (method, path, request id; never the query, which may carry OAuth codes)
-//!   and the access log line (at debug);
+//! - a request id, sent back in `x-request-id`;
+//! - the request's context for the log (method, path, request id; never the query, which may
+//!   carry OAuth codes), named on every line logged while serving it, and the access log line
+//!   (at debug);
 //! - who is calling, believing forwarded headers from trusted proxies only;
 //! - every request but the event stream must finish within the request timeout, body reading and
 //!   the CSRF check included, so a client that stalls mid-body is answered 408 and its
@@ -27,7 +28,6 @@ use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -41,7 +41,6 @@ use futures_util::FutureExt;
 use http_body_util::Limited;
 use tower::{Layer, ServiceExt};
 use tower_cookies::{CookieManager, CookieManagerLayer};
-use tracing::Instrument;
 
 use crate::http::csrf::{Csrf, CsrfLayer};
 use crate::http::error::RenderedPage;
@@ -50,6 +49,7 @@ use crate::http::pages::{ErrorPage, ErrorParts};
 use crate::http::session;
 use crate::http::state::AppState;
 use crate::security::client_ip;
+use crate::telemetry::{self, RequestContext, RequestIds};
 
 /// The largest request body accepted, declared or streamed.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -71,7 +71,7 @@ struct Edge {
     hsts: bool,
     request_timeout: Duration,
     trusted_proxies: Box<[ipnet::IpNet]>,
-    request_ids: SequentialRequestId,
+    request_ids: RequestIds,
 }
 
 impl App {
@@ -82,7 +82,7 @@ impl App {
             hsts: config.base_url.scheme() == "https",
             request_timeout: config.request_timeout,
             trusted_proxies: config.security.trusted_proxies.clone().into_boxed_slice(),
-            request_ids: SequentialRequestId::new(),
+            request_ids: RequestIds::default(),
             routes,
             state,
         }))
@@ -113,14 +113,13 @@ impl App {
         let (mut parts, body) = req.into_parts();
         mark_sensitive(&mut parts.headers);
         let request_id = edge.request_ids.next();
-        parts.headers.insert(REQUEST_ID.clone(), request_id.clone());
-        let span = tracing::info_span!(
-            "request",
-            method = %parts.method,
-            path = %parts.uri.path(),
-            request_id = %request_id.to_str().unwrap_or("-"),
-        );
-        let started = Instant::now();
+        let context = RequestContext {
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+            id: request_id,
+        };
+        // Only the access line (at debug) reads the clock.
+        let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
         let info = client_ip::resolve(peer, &parts.headers, &edge.trusted_proxies);
         parts.extensions.insert(info);
         let path = parts.uri.path();
@@ -153,7 +152,6 @@ impl App {
             let deadline = tokio::time::timeout(edge.request_timeout, routed);
             Box::pin(deadline.map(|outcome| {
                 outcome.unwrap_or_else(|_| {
-                    // Polled inside the request span (below).
                     tracing::info!("request timed out");
                     let mut resp = StatusCode::REQUEST_TIMEOUT.into_response();
                     resp.headers_mut()
@@ -163,33 +161,31 @@ impl App {
             }))
         };
         let hsts = edge.hsts;
-        async move {
-            let resp = routed.instrument(span.clone()).await;
-            let resp = fallback_page(resp, is_head, &span);
+        telemetry::in_request(context, async move {
+            let resp = routed.await;
+            let resp = fallback_page(resp, is_head);
             let error_page = resp.extensions().get::<ErrorParts>().cloned();
             let mut resp = match (cookie_header, error_page) {
                 (Some(cookie_header), Some(page)) => {
                     let state = &self.0.state;
-                    let framed = with_nav(state, cookie_header, page, resp);
-                    Box::pin(framed.instrument(span.clone())).await
+                    Box::pin(with_nav(state, cookie_header, page, resp)).await
                 }
                 _ => resp,
             };
             let headers = resp.headers_mut();
             security_headers(headers, is_static, hsts);
-            headers.entry(REQUEST_ID.clone()).or_insert(request_id);
+            headers
+                .entry(REQUEST_ID.clone())
+                .or_insert_with(|| request_id.header_value());
             // One line per request only at debug: a proxy in front keeps its own access log,
-            // and at info the log stays about what Spotter did (errors carry the span above).
-            // Events name their span as parent rather than entering it: nothing to do when the
-            // level is off.
+            // and at info the log stays about what Spotter did (errors name the request).
             tracing::debug!(
-                parent: &span,
                 status = resp.status().as_u16(),
-                latency_ms = started.elapsed().as_millis(),
+                latency_ms = started.map(|t| t.elapsed().as_millis()),
                 "finished processing request"
             );
             resp
-        }
+        })
     }
 }
 
@@ -244,44 +240,6 @@ fn mark_sensitive(headers: &mut HeaderMap) {
     }
 }
 
-/// Request ids: a random per-process prefix and a counter. Unique across restarts for log
-/// correlation, without a getrandom call per request.
-struct SequentialRequestId {
-    prefix: [u8; 12],
-    next: AtomicU64,
-}
-
-impl SequentialRequestId {
-    fn new() -> Self {
-        let random: [u8; 6] = rand::random();
-        let mut prefix = [0u8; 12];
-        for (pair, byte) in prefix.chunks_exact_mut(2).zip(random) {
-            pair[0] = HEX[usize::from(byte >> 4)];
-            pair[1] = HEX[usize::from(byte & 0xf)];
-        }
-        Self {
-            prefix,
-            next: AtomicU64::new(1),
-        }
-    }
-
-    /// "<prefix>-<counter as 8+ hex digits>", written into one buffer.
-    fn next(&self) -> HeaderValue {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let mut id = Vec::with_capacity(self.prefix.len() + 17);
-        id.extend_from_slice(&self.prefix);
-        id.push(b'-');
-        let digits = (16 - n.leading_zeros() / 4).max(8);
-        for shift in (0..digits).rev() {
-            id.push(HEX[usize::try_from((n >> (shift * 4)) & 0xf).unwrap_or(0)]);
-        }
-        HeaderValue::from_maybe_shared(Bytes::from(id))
-            .unwrap_or_else(|_| HeaderValue::from_static("-"))
-    }
-}
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
 /// An error page keeps the navigation when the browser is signed in: every error page (from a
 /// handler, an extractor, the edge or a panic) is re-rendered with the signed-in frame.
 async fn with_nav(
@@ -315,13 +273,13 @@ fn panic_page() -> Response {
 }
 
 /// A bare error status becomes a page with a fixed message (`Retry-After` and `Allow` kept).
-fn fallback_page(resp: Response, is_head: bool, span: &tracing::Span) -> Response {
+fn fallback_page(resp: Response, is_head: bool) -> Response {
     let status = resp.status();
     if status.as_u16() < 400 || resp.extensions().get::<RenderedPage>().is_some() || is_head {
         return resp;
     }
     if status.is_server_error() {
-        tracing::error!(parent: span, status = status.as_u16(), "request failed");
+        tracing::error!(status = status.as_u16(), "request failed");
     }
     let retry_after = resp.headers().get(header::RETRY_AFTER).cloned();
     let allow = resp.headers().get(header::ALLOW).cloned();
@@ -377,19 +335,6 @@ pub fn security_headers(h: &mut HeaderMap, is_static: bool, hsts: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn request_ids_are_a_fixed_prefix_and_a_counter() {
-        let ids = SequentialRequestId::new();
-        let first = ids.next();
-        let second = ids.next();
-        let (first, second) = (first.to_str().unwrap(), second.to_str().unwrap());
-        assert_eq!(first.len(), 12 + 1 + 8, "{first}");
-        assert_eq!(first[..13], second[..13]);
-        assert!(first.ends_with("-00000001"), "{first}");
-        assert!(second.ends_with("-00000002"), "{second}");
-        assert!(first[..12].bytes().all(|b| b.is_ascii_hexdigit()));
-    }
 
     #[test]
     fn credentials_in_headers_are_marked_sensitive() {
