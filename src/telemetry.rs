@@ -9,7 +9,6 @@ use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
-use axum::body::Bytes;
 use axum::http::{HeaderValue, Method, Uri};
 use regex::{Regex, RegexSet};
 use tracing::{Event, Level, Subscriber};
@@ -17,8 +16,8 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::format::{Format, Full, Writer};
 use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
-use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::layer::{Layer, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Registry};
 
@@ -268,32 +267,35 @@ pub struct RequestId {
     n: u64,
 }
 
+/// The longest request id: the prefix, a dash and 16 hex digits.
+const REQUEST_ID_MAX: usize = 12 + 1 + 16;
+
 impl RequestId {
-    /// "<prefix>-<counter as 8+ hex digits>", at most 29 bytes.
-    fn write_to(self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.prefix);
-        out.push(b'-');
-        let digits = (16 - self.n.leading_zeros() / 4).max(8);
-        for shift in (0..digits).rev() {
-            out.push(HEX[usize::try_from((self.n >> (shift * 4)) & 0xf).unwrap_or(0)]);
+    /// "<prefix>-<counter as 8+ hex digits>", written on the stack; the length used.
+    fn write(self) -> ([u8; REQUEST_ID_MAX], usize) {
+        let mut out = [0u8; REQUEST_ID_MAX];
+        out[..12].copy_from_slice(&self.prefix);
+        out[12] = b'-';
+        let digits = (16 - self.n.leading_zeros() / 4).max(8) as usize;
+        for (i, slot) in out[13..13 + digits].iter_mut().enumerate() {
+            let shift = (digits - 1 - i) * 4;
+            *slot = HEX[usize::try_from((self.n >> shift) & 0xf).unwrap_or(0)];
         }
+        (out, 13 + digits)
     }
 
     /// As a response header value: one allocation of exactly its length.
     pub fn header_value(self) -> HeaderValue {
-        let mut id = Vec::with_capacity(29);
-        self.write_to(&mut id);
-        HeaderValue::from_maybe_shared(Bytes::from(id.into_boxed_slice()))
-            .unwrap_or_else(|_| HeaderValue::from_static("-"))
+        let (id, len) = self.write();
+        HeaderValue::from_bytes(&id[..len]).unwrap_or_else(|_| HeaderValue::from_static("-"))
     }
 }
 
 impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut id = Vec::with_capacity(29);
-        self.write_to(&mut id);
+        let (id, len) = self.write();
         // Only hex digits and a dash were written.
-        f.write_str(std::str::from_utf8(&id).map_err(|_| fmt::Error)?)
+        f.write_str(std::str::from_utf8(&id[..len]).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -678,6 +680,12 @@ mod tests {
         assert!(first[..12].bytes().all(|b| b.is_ascii_hexdigit()));
         let third = ids.next();
         assert_eq!(third.header_value().to_str().unwrap(), third.to_string());
+        let longest = super::RequestId {
+            prefix: *b"0123456789ab",
+            n: u64::MAX,
+        };
+        assert_eq!(longest.to_string(), "0123456789ab-ffffffffffffffff");
+        assert_eq!(longest.header_value(), "0123456789ab-ffffffffffffffff");
         let other = super::RequestIds::default().next().to_string();
         assert_ne!(first[..12], other[..12], "a new process, a new prefix");
     }
@@ -710,7 +718,10 @@ mod tests {
         );
         assert!(lines[0].ends_with(&named), "{text}");
         assert!(lines[1].ends_with(" WARN spotter::t: outside"), "{text}");
-        assert!(!text.contains("AQDxyz"), "the query is never logged: {text}");
+        assert!(
+            !text.contains("AQDxyz"),
+            "the query is never logged: {text}"
+        );
 
         let json = super::CaptureBuffer::default();
         let subscriber = tracing_subscriber::registry().with(super::json_layer(json.clone()));

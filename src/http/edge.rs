@@ -29,7 +29,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
@@ -38,7 +38,9 @@ use axum::http::header::Entry;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
+use futures_util::future::{Either, select};
 use http_body_util::Limited;
+use tokio::time::Instant;
 use tower::{Layer, ServiceExt};
 use tower_cookies::{CookieManager, CookieManagerLayer};
 
@@ -48,6 +50,7 @@ use crate::http::events::EVENTS_PATH;
 use crate::http::pages::{ErrorPage, ErrorParts};
 use crate::http::session;
 use crate::http::state::AppState;
+use crate::http::timer::ConnectionTimer;
 use crate::security::client_ip;
 use crate::telemetry::{self, RequestContext, RequestIds};
 
@@ -92,6 +95,7 @@ impl App {
     pub fn for_connection(&self, peer: SocketAddr) -> Connection {
         Connection {
             app: self.clone(),
+            deadlines: ConnectionTimer::default(),
             peer,
         }
     }
@@ -104,6 +108,7 @@ impl App {
         self,
         req: Request<B>,
         peer: SocketAddr,
+        deadlines: &ConnectionTimer,
     ) -> impl Future<Output = Response> + Send + 'static
     where
         B: HttpBody<Data = Bytes> + Send + 'static,
@@ -149,15 +154,16 @@ impl App {
         } else if is_events {
             Box::pin(routed)
         } else {
-            let deadline = tokio::time::timeout(edge.request_timeout, routed);
-            Box::pin(deadline.map(|outcome| {
-                outcome.unwrap_or_else(|_| {
+            let deadline = deadlines.sleep_until(Instant::now() + edge.request_timeout);
+            Box::pin(select(routed, deadline).map(|outcome| match outcome {
+                Either::Left((resp, _)) => resp,
+                Either::Right(((), _)) => {
                     tracing::info!("request timed out");
                     let mut resp = StatusCode::REQUEST_TIMEOUT.into_response();
                     resp.headers_mut()
                         .insert(header::CONNECTION, HeaderValue::from_static("close"));
                     resp
-                })
+                }
             }))
         };
         let hsts = edge.hsts;
@@ -189,9 +195,11 @@ impl App {
     }
 }
 
-/// The hyper service of one connection: the app and the peer address it serves.
+/// The hyper service of one connection: the app, the peer address it serves, and the timer its
+/// requests' deadlines share.
 pub struct Connection {
     app: App,
+    deadlines: ConnectionTimer,
     peer: SocketAddr,
 }
 
@@ -201,7 +209,12 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for Connection {
     type Future = BoxedResponse;
 
     fn call(&self, req: Request<hyper::body::Incoming>) -> Self::Future {
-        Box::pin(self.app.clone().handle(req, self.peer).map(Ok))
+        Box::pin(
+            self.app
+                .clone()
+                .handle(req, self.peer, &self.deadlines)
+                .map(Ok),
+        )
     }
 }
 
@@ -225,7 +238,8 @@ where
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.0);
-        Box::pin(self.clone().handle(req, peer).map(Ok))
+        let deadlines = ConnectionTimer::default();
+        Box::pin(self.clone().handle(req, peer, &deadlines).map(Ok))
     }
 }
 

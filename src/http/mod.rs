@@ -26,6 +26,7 @@ pub mod server;
 pub mod session;
 pub mod state;
 pub mod tasks;
+pub mod timer;
 pub mod vibes;
 
 use std::future::Future;

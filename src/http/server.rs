@@ -9,11 +9,12 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use ipnet::IpNet;
 
 use crate::http::edge::App;
+use crate::http::timer::ConnectionTimer;
 
 /// Open connections one client address may hold at once. Browsers open about six per host;
 /// trusted proxies are exempt, since every proxied client arrives from their address.
@@ -129,7 +130,7 @@ pub async fn run(
         let _ = stream.set_nodelay(true);
         let service = app.for_connection(peer);
         let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
+            .timer(ConnectionTimer::default())
             .header_read_timeout(limits.header_read_timeout)
             .serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);

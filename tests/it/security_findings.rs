@@ -198,6 +198,36 @@ async fn headers_that_never_finish_are_cut_off() {
 }
 
 #[tokio::test]
+async fn on_a_kept_alive_connection_each_request_gets_its_own_header_deadline() {
+    // Header-read deadlines share one timer per connection: the timer is still armed for an
+    // earlier request's deadline when the next request's begins, and must move on to it rather
+    // than cut the connection at the old one.
+    let app = spawn_app(Options::with_peer().set("server.request_timeout", "3s")).await;
+    let mut s = TcpStream::connect(addr(&app)).await.unwrap();
+    let get = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    s.write_all(get).await.unwrap();
+    assert!(read_response(&mut s).await.starts_with("HTTP/1.1 200"));
+    // The next head's deadline is now 3 s away; the next request comes 2 s into it.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    s.write_all(get).await.unwrap();
+    assert!(read_response(&mut s).await.starts_with("HTTP/1.1 200"));
+    // A head that never finishes: cut off 3 s after the last answer, not 1 s after it (where
+    // the first request's deadline for the next head was).
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    read_until_closed(&mut s, Duration::from_secs(10))
+        .await
+        .expect("stalled headers held the connection open");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(2) && waited < Duration::from_secs(8),
+        "{waited:?}"
+    );
+}
+
+#[tokio::test]
 async fn one_address_cannot_hold_more_than_its_share_of_connections() {
     use spotter::http::server::MAX_CONNECTIONS_PER_CLIENT;
     // Nothing trusted: the loopback test client is an ordinary client here.
