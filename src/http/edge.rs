@@ -34,7 +34,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::ConnectInfo;
-use axum::http::header::Entry;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
@@ -243,13 +242,13 @@ where
     }
 }
 
-/// Credentials in headers print as `Sensitive` in any `Debug` of the request.
+/// Credentials in headers print as `Sensitive` in any `Debug` of the request. One pass over the
+/// headers: looking each name up through the entry API would first make room for an insert,
+/// growing the map hyper sized to the request's headers whenever it is full.
 fn mark_sensitive(headers: &mut HeaderMap) {
-    for name in [header::AUTHORIZATION, header::COOKIE] {
-        if let Entry::Occupied(mut entry) = headers.entry(name) {
-            for value in entry.iter_mut() {
-                value.set_sensitive(true);
-            }
+    for (name, value) in headers.iter_mut() {
+        if *name == header::AUTHORIZATION || *name == header::COOKIE {
+            value.set_sensitive(true);
         }
     }
 }
@@ -366,5 +365,18 @@ mod tests {
         assert!(h[header::AUTHORIZATION].is_sensitive());
         assert!(!h[header::ACCEPT].is_sensitive());
         assert!(!format!("{h:?}").contains("Bearer"));
+
+        // A map as full as hyper may hand over is not grown by the marking.
+        let mut full = HeaderMap::new();
+        full.reserve(12);
+        full.insert(header::COOKIE, HeaderValue::from_static("a=1"));
+        while full.len() < full.capacity() {
+            let name = HeaderName::try_from(format!("x-h{}", full.len())).unwrap();
+            full.insert(name, HeaderValue::from_static("v"));
+        }
+        let capacity = full.capacity();
+        mark_sensitive(&mut full);
+        assert_eq!(full.capacity(), capacity);
+        assert!(full[header::COOKIE].is_sensitive());
     }
 }
