@@ -27,8 +27,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use axum::Router;
@@ -40,7 +40,8 @@ use futures_util::FutureExt;
 use futures_util::future::{Either, select};
 use http_body_util::Limited;
 use tokio::time::Instant;
-use tower::{Layer, ServiceExt};
+use tower::util::Oneshot;
+use tower::{Layer, Service, ServiceExt};
 use tower_cookies::{CookieManager, CookieManagerLayer};
 
 use crate::http::csrf::{Csrf, CsrfLayer};
@@ -59,6 +60,7 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Routes = CookieManager<Csrf<Router>>;
+type RoutedFuture = Either<<Routes as tower::Service<Request<Body>>>::Future, Oneshot<Routes, Request<Body>>>;
 type BoxedResponse = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
 /// The whole application: the edge around the routes. Cloning it is one reference count.
@@ -92,10 +94,29 @@ impl App {
 
     /// The service the accept loop gives one connection from `peer`.
     pub fn for_connection(&self, peer: SocketAddr) -> Connection {
-        Connection {
+        Connection(Arc::new(PerConnection {
+            routes: Mutex::new(self.0.routes.clone()),
             app: self.clone(),
             deadlines: ConnectionTimer::default(),
             peer,
+        }))
+    }
+}
+
+impl PerConnection {
+    /// Run a request through this connection's copy of the routes. A connection serves one
+    /// request at a time, so the lock is never contended, and no shared reference count is
+    /// touched per request (the routes' clone would take three, each a cache line the worker
+    /// threads pass between them).
+    fn route(&self, req: Request<Body>) -> RoutedFuture {
+        let mut routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut cx = Context::from_waker(Waker::noop());
+        match routes.poll_ready(&mut cx) {
+            // The routes are always ready (no layer below the edge applies back pressure); the
+            // tower contract still wants the question asked.
+            Poll::Ready(Ok(())) => Either::Left(routes.call(req)),
+            Poll::Ready(Err(never)) => match never {},
+            Poll::Pending => Either::Right(routes.clone().oneshot(req)),
         }
     }
 
@@ -103,19 +124,15 @@ impl App {
     /// future returned holds only what the response needs. It is boxed per request, and a
     /// small box (the routed future and the rare re-rendering of an error page boxed apart,
     /// no copy of the request inside) stays on the allocator's fast path and is cheap to move.
-    fn handle<B>(
-        self,
-        req: Request<B>,
-        peer: SocketAddr,
-        deadlines: &ConnectionTimer,
-    ) -> impl Future<Output = Response> + Send + 'static
+    fn handle<B>(self: Arc<Self>, req: Request<B>) -> impl Future<Output = Response> + Send + 'static
     where
         B: HttpBody<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        let edge = &*self.0;
+        let edge = &*self.app.0;
+        let peer = self.peer;
         let (mut parts, body) = req.into_parts();
-        mark_sensitive(&mut parts.headers);
+        let scanned = scan_headers(&mut parts.headers);
         let request_id = edge.request_ids.next();
         let context = RequestContext {
             method: parts.method.clone(),
@@ -130,15 +147,13 @@ impl App {
         let is_static = path.starts_with("/static/");
         let is_events = path == EVENTS_PATH;
         let is_head = parts.method == Method::HEAD;
-        let cookie_header = parts.headers.get(header::COOKIE).cloned();
-        let declared_too_large = parts
-            .headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-            .is_some_and(|len| len > MAX_BODY_BYTES as u64);
+        let RequestHeaders {
+            cookie: cookie_header,
+            declared_too_large,
+        } = scanned;
         let req = Request::from_parts(parts, Body::new(Limited::new(body, MAX_BODY_BYTES)));
 
-        let routed = AssertUnwindSafe(edge.routes.clone().oneshot(req))
+        let routed = AssertUnwindSafe(self.route(req))
             .catch_unwind()
             .map(|outcome| match outcome {
                 Ok(Ok(resp)) => resp,
@@ -153,7 +168,9 @@ impl App {
         } else if is_events {
             Box::pin(routed)
         } else {
-            let deadline = deadlines.sleep_until(Instant::now() + edge.request_timeout);
+            let deadline = self
+                .deadlines
+                .sleep_until(Instant::now() + edge.request_timeout);
             Box::pin(select(routed, deadline).map(|outcome| match outcome {
                 Either::Left((resp, _)) => resp,
                 Either::Right(((), _)) => {
@@ -172,7 +189,7 @@ impl App {
             let error_page = resp.extensions().get::<ErrorParts>().cloned();
             let mut resp = match (cookie_header, error_page) {
                 (Some(cookie_header), Some(page)) => {
-                    let state = &self.0.state;
+                    let state = &self.app.0.state;
                     Box::pin(with_nav(state, cookie_header, page, resp)).await
                 }
                 _ => resp,
@@ -194,10 +211,16 @@ impl App {
     }
 }
 
-/// The hyper service of one connection: the app, the peer address it serves, and the timer its
-/// requests' deadlines share.
-pub struct Connection {
+/// The hyper service of one connection.
+pub struct Connection(Arc<PerConnection>);
+
+/// What one connection's requests share: the app, the connection's own copy of the routes, the
+/// peer address it serves, and the timer its requests' deadlines share. A request holds a
+/// reference to this rather than to the app, so the reference count it touches is the
+/// connection's own.
+struct PerConnection {
     app: App,
+    routes: Mutex<Routes>,
     deadlines: ConnectionTimer,
     peer: SocketAddr,
 }
@@ -208,12 +231,7 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for Connection {
     type Future = BoxedResponse;
 
     fn call(&self, req: Request<hyper::body::Incoming>) -> Self::Future {
-        Box::pin(
-            self.app
-                .clone()
-                .handle(req, self.peer, &self.deadlines)
-                .map(Ok),
-        )
+        Box::pin(self.0.clone().handle(req).map(Ok))
     }
 }
 
@@ -237,20 +255,45 @@ where
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.0);
-        let deadlines = ConnectionTimer::default();
-        Box::pin(self.clone().handle(req, peer, &deadlines).map(Ok))
+        let Connection(connection) = self.for_connection(peer);
+        Box::pin(connection.handle(req).map(Ok))
     }
 }
 
-/// Credentials in headers print as `Sensitive` in any `Debug` of the request. One pass over the
-/// headers: looking each name up through the entry API would first make room for an insert,
-/// growing the map hyper sized to the request's headers whenever it is full.
-fn mark_sensitive(headers: &mut HeaderMap) {
+/// What the edge reads from a request's headers.
+struct RequestHeaders {
+    /// The first `Cookie` header: an error page is re-rendered signed in when it names a session.
+    cookie: Option<HeaderValue>,
+    /// A declared `Content-Length` over [`MAX_BODY_BYTES`].
+    declared_too_large: bool,
+}
+
+/// One pass over the request's headers: credentials are marked sensitive, so they print as
+/// `Sensitive` in any `Debug` of the request, and what the edge needs is picked up on the way.
+/// A pass costs less than a lookup per name (each hashes the name), and the entry API would
+/// first make room for an insert, growing the map hyper sized to the request whenever it is full.
+fn scan_headers(headers: &mut HeaderMap) -> RequestHeaders {
+    let mut scanned = RequestHeaders {
+        cookie: None,
+        declared_too_large: false,
+    };
     for (name, value) in headers.iter_mut() {
-        if *name == header::AUTHORIZATION || *name == header::COOKIE {
+        if *name == header::COOKIE {
             value.set_sensitive(true);
+            if scanned.cookie.is_none() {
+                scanned.cookie = Some(value.clone());
+            }
+        } else if *name == header::AUTHORIZATION {
+            value.set_sensitive(true);
+        } else if *name == header::CONTENT_LENGTH {
+            scanned.declared_too_large |= value
+                .to_str()
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .is_some_and(|len| len > MAX_BODY_BYTES as u64);
         }
     }
+    scanned
 }
 
 /// An error page keeps the navigation when the browser is signed in: every error page (from a
@@ -350,13 +393,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn credentials_in_headers_are_marked_sensitive() {
+    fn credentials_in_headers_are_marked_sensitive_in_one_pass() {
         let mut h = HeaderMap::new();
         h.append(header::COOKIE, HeaderValue::from_static("a=1"));
         h.append(header::COOKIE, HeaderValue::from_static("b=2"));
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer x"));
         h.insert(header::ACCEPT, HeaderValue::from_static("text/html"));
-        mark_sensitive(&mut h);
+        let scanned = scan_headers(&mut h);
+        assert!(scanned.cookie.is_some_and(|c| c == "a=1" && c.is_sensitive()));
+        assert!(!scanned.declared_too_large);
         assert!(
             h.get_all(header::COOKIE)
                 .iter()
@@ -375,8 +420,20 @@ mod tests {
             full.insert(name, HeaderValue::from_static("v"));
         }
         let capacity = full.capacity();
-        mark_sensitive(&mut full);
+        scan_headers(&mut full);
         assert_eq!(full.capacity(), capacity);
         assert!(full[header::COOKIE].is_sensitive());
+    }
+
+    #[test]
+    fn a_declared_length_over_the_limit_is_seen_in_the_pass() {
+        let declared = |len: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from_str(len).unwrap());
+            scan_headers(&mut h).declared_too_large
+        };
+        assert!(declared(&(MAX_BODY_BYTES + 1).to_string()));
+        assert!(!declared(&MAX_BODY_BYTES.to_string()));
+        assert!(!declared("not a number"));
     }
 }
