@@ -160,7 +160,10 @@ mod tests {
 
         // Any one of the three is enough to be read.
         h.insert("x-forwarded-for", HeaderValue::from_static("198.51.100.7"));
-        assert_eq!(resolve(peer, &h, &loopback()).ip.to_string(), "198.51.100.7");
+        assert_eq!(
+            resolve(peer, &h, &loopback()).ip.to_string(),
+            "198.51.100.7"
+        );
     }
 
     #[test]
