@@ -255,7 +255,10 @@ pub struct RequestContext {
 
 /// Run `fut` as the serving of `context`: lines it logs (from any call depth, on any worker
 /// thread it moves to) name the request. Tasks it spawns do not inherit it.
-pub fn in_request<F: Future>(context: RequestContext, fut: F) -> impl Future<Output = F::Output> {
+pub fn in_request<F: Future>(
+    context: RequestContext,
+    fut: F,
+) -> tokio::task::futures::TaskLocalFuture<RequestContext, F> {
     REQUEST.scope(context, fut)
 }
 

@@ -1,7 +1,7 @@
 //! The service in front of the router: everything every request goes through, written as one
-//! async function instead of a chain of tower layers (each layer of the chain cost a clone of
-//! itself, a future of its own and, for `from_fn` layers, a boxed service and a boxed future per
-//! request).
+//! service with one named future ([`EdgeFuture`]) instead of a chain of tower layers (each layer
+//! of the chain cost a clone of itself, a future of its own and, for `from_fn` layers, a boxed
+//! service and a boxed future per request).
 //!
 //! In order, outermost first:
 //! - `Authorization` and `Cookie` are marked sensitive, so a `Debug` of the headers hides them;
@@ -37,8 +37,10 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
-use futures_util::future::{Either, select};
+use futures_util::future::{CatchUnwind, Either};
 use http_body_util::Limited;
+use pin_project_lite::pin_project;
+use tokio::task::futures::TaskLocalFuture;
 use tokio::time::Instant;
 use tower::util::Oneshot;
 use tower::{Layer, Service, ServiceExt};
@@ -50,9 +52,9 @@ use crate::http::events::EVENTS_PATH;
 use crate::http::pages::{ErrorPage, ErrorParts};
 use crate::http::session;
 use crate::http::state::AppState;
-use crate::http::timer::ConnectionTimer;
+use crate::http::timer::{ConnectionTimer, LazySleep};
 use crate::security::client_ip;
-use crate::telemetry::{self, RequestContext, RequestIds};
+use crate::telemetry::{self, RequestContext, RequestId, RequestIds};
 
 /// The largest request body accepted, declared or streamed.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -62,7 +64,6 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Routes = CookieManager<Csrf<Router>>;
 type RoutedFuture =
     Either<<Routes as tower::Service<Request<Body>>>::Future, Oneshot<Routes, Request<Body>>>;
-type BoxedResponse = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
 /// The whole application: the edge around the routes. Cloning it is one reference count.
 #[derive(Clone)]
@@ -122,21 +123,20 @@ impl PerConnection {
     }
 
     /// One request through the edge: the work before the routes is done at once, and the
-    /// future returned holds only what the response needs. It is boxed per request, and a
-    /// small box (the routed future and the rare re-rendering of an error page boxed apart,
-    /// no copy of the request inside) stays on the allocator's fast path and is cheap to move.
-    fn handle<B>(
-        self: Arc<Self>,
-        req: Request<B>,
-    ) -> impl Future<Output = Response> + Send + 'static
+    /// future returned ([`EdgeFuture`]) holds only what the response needs. It is a named type,
+    /// so hyper keeps it inline: no box per request, and no layers of combinators to move it
+    /// through.
+    fn handle<B>(self: Arc<Self>, req: Request<B>) -> EdgeFuture
     where
         B: HttpBody<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
         let edge = &*self.app.0;
-        let peer = self.peer;
         let (mut parts, body) = req.into_parts();
-        let scanned = scan_headers(&mut parts.headers);
+        let RequestHeaders {
+            cookie,
+            declared_too_large,
+        } = scan_headers(&mut parts.headers);
         let request_id = edge.request_ids.next();
         let context = RequestContext {
             method: parts.method.clone(),
@@ -145,75 +145,157 @@ impl PerConnection {
         };
         // Only the access line (at debug) reads the clock.
         let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
-        let info = client_ip::resolve(peer, &parts.headers, &edge.trusted_proxies);
+        let info = client_ip::resolve(self.peer, &parts.headers, &edge.trusted_proxies);
         parts.extensions.insert(info);
         let path = parts.uri.path();
         let is_static = path.starts_with("/static/");
         let is_events = path == EVENTS_PATH;
         let is_head = parts.method == Method::HEAD;
-        let RequestHeaders {
-            cookie: cookie_header,
-            declared_too_large,
-        } = scanned;
-        let req = Request::from_parts(parts, Body::new(Limited::new(body, MAX_BODY_BYTES)));
 
-        let routed =
-            AssertUnwindSafe(self.route(req))
-                .catch_unwind()
-                .map(|outcome| match outcome {
-                    Ok(Ok(resp)) => resp,
-                    Ok(Err(never)) => match never {},
-                    Err(_) => panic_page(),
-                });
-        // Boxed apart, so this function's own future stays small (see above).
-        let routed: Pin<Box<dyn Future<Output = Response> + Send>> = if declared_too_large {
-            Box::pin(std::future::ready(
-                StatusCode::PAYLOAD_TOO_LARGE.into_response(),
-            ))
-        } else if is_events {
-            Box::pin(routed)
+        let (routed, early) = if declared_too_large {
+            (None, Some(StatusCode::PAYLOAD_TOO_LARGE.into_response()))
         } else {
-            let deadline = self
-                .deadlines
-                .sleep_until(Instant::now() + edge.request_timeout);
-            Box::pin(select(routed, deadline).map(|outcome| match outcome {
-                Either::Left((resp, _)) => resp,
-                Either::Right(((), _)) => {
-                    tracing::info!("request timed out");
-                    let mut resp = StatusCode::REQUEST_TIMEOUT.into_response();
-                    resp.headers_mut()
-                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-                    resp
-                }
-            }))
+            let req = Request::from_parts(parts, Body::new(Limited::new(body, MAX_BODY_BYTES)));
+            // The routes' `call` runs part of the stack at once (cookies, CSRF, routing): a
+            // panic there gets the panic page too.
+            match std::panic::catch_unwind(AssertUnwindSafe(|| self.route(req))) {
+                Ok(routed) => (Some(AssertUnwindSafe(routed).catch_unwind()), None),
+                Err(_) => (None, Some(panic_page())),
+            }
         };
-        let hsts = edge.hsts;
-        telemetry::in_request(context, async move {
-            let resp = routed.await;
-            let resp = fallback_page(resp, is_head);
-            let error_page = resp.extensions().get::<ErrorParts>().cloned();
-            let mut resp = match (cookie_header, error_page) {
-                (Some(cookie_header), Some(page)) => {
-                    let state = &self.app.0.state;
-                    Box::pin(with_nav(state, cookie_header, page, resp)).await
+        let deadline = (routed.is_some() && !is_events).then(|| {
+            self.deadlines
+                .sleep_until(Instant::now() + edge.request_timeout)
+        });
+        let finish = Finish {
+            routed,
+            early,
+            deadline,
+            nav: None,
+            hsts: edge.hsts,
+            connection: self,
+            request_id,
+            cookie,
+            is_static,
+            is_head,
+            started,
+        };
+        telemetry::in_request(context, finish)
+    }
+}
+
+/// hyper's future for one request: [`Finish`] with the request's log context set while it runs.
+pub type EdgeFuture = TaskLocalFuture<RequestContext, Finish>;
+
+pin_project! {
+    /// The rest of a request once it is routed: wait for the routes (or the request deadline),
+    /// put a page on a bare error status, and add the security headers and the request id.
+    pub struct Finish {
+        #[pin]
+        routed: Option<CatchUnwind<AssertUnwindSafe<RoutedFuture>>>,
+        // A response decided before routing (a declared body over the limit, a panic in `call`).
+        early: Option<Response>,
+        deadline: Option<LazySleep>,
+        // An error page being re-rendered in the signed-in frame (rare: boxed).
+        nav: Option<Pin<Box<dyn Future<Output = Response> + Send>>>,
+        hsts: bool,
+        connection: Arc<PerConnection>,
+        request_id: RequestId,
+        // The request's first `Cookie` header, for that re-rendering.
+        cookie: Option<HeaderValue>,
+        is_static: bool,
+        is_head: bool,
+        started: Option<Instant>,
+    }
+}
+
+impl Future for Finish {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let resp = if let Some(nav) = this.nav.as_mut() {
+            let resp = std::task::ready!(nav.as_mut().poll(cx));
+            *this.nav = None;
+            resp
+        } else {
+            let resp = if let Some(resp) = this.early.take() {
+                resp
+            } else if let Some(routed) = this.routed.as_mut().as_pin_mut() {
+                match routed.poll(cx) {
+                    Poll::Ready(Ok(Ok(resp))) => resp,
+                    Poll::Ready(Ok(Err(never))) => match never {},
+                    Poll::Ready(Err(_)) => panic_page(),
+                    Poll::Pending => match this.deadline.as_mut().map(|d| Pin::new(d).poll(cx)) {
+                        Some(Poll::Ready(())) => timed_out(),
+                        _ => return Poll::Pending,
+                    },
+                }
+            } else {
+                unreachable!("an edge future polled after it finished")
+            };
+            // Done with the routes (or given up on them): drop their future now, as a
+            // `select` would, and the deadline with it.
+            this.routed.set(None);
+            *this.deadline = None;
+            let resp = fallback_page(resp, *this.is_head);
+            match (
+                this.cookie.take(),
+                resp.extensions().get::<ErrorParts>().cloned(),
+            ) {
+                (Some(cookie), Some(page)) => {
+                    let state = this.connection.app.0.state.clone();
+                    let mut nav = Box::pin(with_nav(state, cookie, page, resp));
+                    match nav.as_mut().poll(cx) {
+                        Poll::Ready(resp) => resp,
+                        Poll::Pending => {
+                            *this.nav = Some(nav);
+                            return Poll::Pending;
+                        }
+                    }
                 }
                 _ => resp,
-            };
-            let headers = resp.headers_mut();
-            security_headers(headers, is_static, hsts);
-            headers
-                .entry(REQUEST_ID.clone())
-                .or_insert_with(|| request_id.header_value());
-            // One line per request only at debug: a proxy in front keeps its own access log,
-            // and at info the log stays about what Spotter did (errors name the request).
-            tracing::debug!(
-                status = resp.status().as_u16(),
-                latency_ms = started.map(|t| t.elapsed().as_millis()),
-                "finished processing request"
-            );
-            resp
-        })
+            }
+        };
+        Poll::Ready(Ok(finish_response(
+            resp,
+            *this.is_static,
+            *this.hsts,
+            *this.request_id,
+            *this.started,
+        )))
     }
+}
+
+fn timed_out() -> Response {
+    tracing::info!("request timed out");
+    let mut resp = StatusCode::REQUEST_TIMEOUT.into_response();
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
+/// What every response gets last: the security headers, the request id, and the access line.
+fn finish_response(
+    mut resp: Response,
+    is_static: bool,
+    hsts: bool,
+    request_id: RequestId,
+    started: Option<Instant>,
+) -> Response {
+    let headers = resp.headers_mut();
+    security_headers(headers, is_static, hsts);
+    headers
+        .entry(REQUEST_ID.clone())
+        .or_insert_with(|| request_id.header_value());
+    // One line per request only at debug: a proxy in front keeps its own access log, and at
+    // info the log stays about what Spotter did (errors name the request).
+    tracing::debug!(
+        status = resp.status().as_u16(),
+        latency_ms = started.map(|t| t.elapsed().as_millis()),
+        "finished processing request"
+    );
+    resp
 }
 
 /// The hyper service of one connection.
@@ -233,10 +315,10 @@ struct PerConnection {
 impl hyper::service::Service<Request<hyper::body::Incoming>> for Connection {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxedResponse;
+    type Future = EdgeFuture;
 
     fn call(&self, req: Request<hyper::body::Incoming>) -> Self::Future {
-        Box::pin(self.0.clone().handle(req).map(Ok))
+        self.0.clone().handle(req)
     }
 }
 
@@ -249,7 +331,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxedResponse;
+    type Future = EdgeFuture;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
@@ -261,7 +343,7 @@ where
             .get::<ConnectInfo<SocketAddr>>()
             .map_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.0);
         let Connection(connection) = self.for_connection(peer);
-        Box::pin(connection.handle(req).map(Ok))
+        connection.handle(req)
     }
 }
 
@@ -304,12 +386,12 @@ fn scan_headers(headers: &mut HeaderMap) -> RequestHeaders {
 /// An error page keeps the navigation when the browser is signed in: every error page (from a
 /// handler, an extractor, the edge or a panic) is re-rendered with the signed-in frame.
 async fn with_nav(
-    state: &AppState,
+    state: AppState,
     cookie_header: HeaderValue,
     parts: ErrorParts,
     resp: Response,
 ) -> Response {
-    let user = match session::user_from_cookie_header(state, &cookie_header).await {
+    let user = match session::user_from_cookie_header(&state, &cookie_header).await {
         Ok(Some(user)) => user,
         _ => return resp,
     };
