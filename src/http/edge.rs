@@ -219,25 +219,12 @@ impl Future for Finish {
             *this.nav = None;
             resp
         } else {
-            let resp = if let Some(resp) = this.early.take() {
-                resp
-            } else if let Some(routed) = this.routed.as_mut().as_pin_mut() {
-                match routed.poll(cx) {
-                    Poll::Ready(Ok(Ok(resp))) => resp,
-                    Poll::Ready(Ok(Err(never))) => match never {},
-                    Poll::Ready(Err(_)) => panic_page(),
-                    Poll::Pending => match this.deadline.as_mut().map(|d| Pin::new(d).poll(cx)) {
-                        Some(Poll::Ready(())) => timed_out(),
-                        _ => return Poll::Pending,
-                    },
-                }
-            } else {
-                unreachable!("an edge future polled after it finished")
-            };
-            // Done with the routes (or given up on them): drop their future now, as a
-            // `select` would, and the deadline with it.
-            this.routed.set(None);
-            *this.deadline = None;
+            let resp = std::task::ready!(poll_routed(
+                this.early,
+                this.routed.as_mut(),
+                this.deadline,
+                cx
+            ));
             let resp = fallback_page(resp, *this.is_head);
             match (
                 this.cookie.take(),
@@ -246,13 +233,11 @@ impl Future for Finish {
                 (Some(cookie), Some(page)) => {
                     let state = this.connection.app.0.state.clone();
                     let mut nav = Box::pin(with_nav(state, cookie, page, resp));
-                    match nav.as_mut().poll(cx) {
-                        Poll::Ready(resp) => resp,
-                        Poll::Pending => {
-                            *this.nav = Some(nav);
-                            return Poll::Pending;
-                        }
-                    }
+                    let Poll::Ready(resp) = nav.as_mut().poll(cx) else {
+                        *this.nav = Some(nav);
+                        return Poll::Pending;
+                    };
+                    resp
                 }
                 _ => resp,
             }
@@ -265,6 +250,34 @@ impl Future for Finish {
             *this.started,
         )))
     }
+}
+
+/// The response of the routes, the panic page, or 408 at the deadline. Once there is one, the
+/// routes' future is dropped, as a `select` would, and the deadline with it.
+fn poll_routed(
+    early: &mut Option<Response>,
+    mut routed: Pin<&mut Option<CatchUnwind<AssertUnwindSafe<RoutedFuture>>>>,
+    deadline: &mut Option<LazySleep>,
+    cx: &mut Context<'_>,
+) -> Poll<Response> {
+    if let Some(resp) = early.take() {
+        return Poll::Ready(resp);
+    }
+    let Some(future) = routed.as_mut().as_pin_mut() else {
+        unreachable!("an edge future polled after it finished")
+    };
+    let resp = match future.poll(cx) {
+        Poll::Ready(Ok(Ok(resp))) => resp,
+        Poll::Ready(Ok(Err(never))) => match never {},
+        Poll::Ready(Err(_)) => panic_page(),
+        Poll::Pending => match deadline.as_mut().map(|d| Pin::new(d).poll(cx)) {
+            Some(Poll::Ready(())) => timed_out(),
+            _ => return Poll::Pending,
+        },
+    };
+    routed.set(None);
+    *deadline = None;
+    Poll::Ready(resp)
 }
 
 fn timed_out() -> Response {

@@ -45,13 +45,15 @@ pub fn resolve(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Clie
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(peer.ip(), IpAddr::V4),
         ip @ IpAddr::V4(_) => ip,
     };
+    let via_trusted_proxy = is_trusted(peer_ip, trusted);
     // A pass over the names is cheaper than hashing three of them for lookups, and requests
     // that reach Spotter without a proxy carry none of them.
-    let forwarded = headers.keys().any(|name| {
-        name == X_FORWARDED_FOR || name == X_FORWARDED_PROTO || name == X_FORWARDED_HOST
-    });
-    let via_trusted_proxy = is_trusted(peer_ip, trusted);
-    if !forwarded || !via_trusted_proxy {
+    let forwarded = || {
+        headers.keys().any(|name| {
+            name == X_FORWARDED_FOR || name == X_FORWARDED_PROTO || name == X_FORWARDED_HOST
+        })
+    };
+    if !via_trusted_proxy || !forwarded() {
         return ClientInfo {
             ip: peer_ip,
             scheme: "http",
