@@ -153,14 +153,24 @@ impl PerConnection {
         let is_head = parts.method == Method::HEAD;
 
         let (routed, early) = if declared_too_large {
-            (None, Some(StatusCode::PAYLOAD_TOO_LARGE.into_response()))
+            (
+                None,
+                Some(Box::new(StatusCode::PAYLOAD_TOO_LARGE.into_response())),
+            )
         } else {
-            let req = Request::from_parts(parts, Body::new(Limited::new(body, MAX_BODY_BYTES)));
+            // A request known to have no body (most: every plain GET) skips the limit's wrapper,
+            // and with it a box.
+            let body = if body.is_end_stream() {
+                Body::empty()
+            } else {
+                Body::new(Limited::new(body, MAX_BODY_BYTES))
+            };
+            let req = Request::from_parts(parts, body);
             // The routes' `call` runs part of the stack at once (cookies, CSRF, routing): a
             // panic there gets the panic page too.
             match std::panic::catch_unwind(AssertUnwindSafe(|| self.route(req))) {
                 Ok(routed) => (Some(AssertUnwindSafe(routed).catch_unwind()), None),
-                Err(_) => (None, Some(panic_page())),
+                Err(_) => (None, Some(Box::new(panic_page()))),
             }
         };
         let deadline = (routed.is_some() && !is_events).then(|| {
@@ -193,8 +203,9 @@ pin_project! {
     pub struct Finish {
         #[pin]
         routed: Option<CatchUnwind<AssertUnwindSafe<RoutedFuture>>>,
-        // A response decided before routing (a declared body over the limit, a panic in `call`).
-        early: Option<Response>,
+        // A response decided before routing (a declared body over the limit, a panic in `call`);
+        // rare, so boxed: the future hyper moves around stays smaller.
+        early: Option<Box<Response>>,
         deadline: Option<LazySleep>,
         // An error page being re-rendered in the signed-in frame (rare: boxed).
         nav: Option<Pin<Box<dyn Future<Output = Response> + Send>>>,
@@ -255,13 +266,13 @@ impl Future for Finish {
 /// The response of the routes, the panic page, or 408 at the deadline. Once there is one, the
 /// routes' future is dropped, as a `select` would, and the deadline with it.
 fn poll_routed(
-    early: &mut Option<Response>,
+    early: &mut Option<Box<Response>>,
     mut routed: Pin<&mut Option<CatchUnwind<AssertUnwindSafe<RoutedFuture>>>>,
     deadline: &mut Option<LazySleep>,
     cx: &mut Context<'_>,
 ) -> Poll<Response> {
     if let Some(resp) = early.take() {
-        return Poll::Ready(resp);
+        return Poll::Ready(*resp);
     }
     let Some(future) = routed.as_mut().as_pin_mut() else {
         unreachable!("an edge future polled after it finished")
