@@ -47,15 +47,8 @@ fn forbidden(layer: &str) -> &'static [&'static str] {
 /// Outside crates a layer must not use (the web framework stays in `http`).
 fn forbidden_crates(layer: &str) -> &'static [&'static str] {
     match layer {
-        "domain" => &[
-            "axum",
-            "tokio",
-            "reqwest",
-            "tower",
-            "tower_cookies",
-            "askama",
-        ],
-        "services" | "jobs" | "db" | "clients" | "app" => &["axum", "tower_cookies", "askama"],
+        "domain" => &["axum", "tokio", "reqwest", "tower", "cookie", "askama"],
+        "services" | "jobs" | "db" | "clients" | "app" => &["axum", "cookie", "askama"],
         _ => &[],
     }
 }

@@ -9,9 +9,9 @@ use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
 use secrecy::SecretString;
 use serde::Deserialize;
-use tower_cookies::Cookies;
 
 use crate::domain::jobs::{JobName, Trigger};
+use crate::http::cookies::Cookies;
 use crate::http::error::{AppError, AppResult};
 use crate::http::notices::{Code, LoginNotice, redirect_with_notice};
 use crate::http::pages::{PageCtx, render};
@@ -91,15 +91,24 @@ async fn login_page(
     State(state): State<AppState>,
     cookies: Cookies,
     Query(q): Query<LoginQuery>,
+) -> Response {
+    let page = show_login_page(&state, &cookies, q).await;
+    cookies.onto(page)
+}
+
+async fn show_login_page(
+    state: &AppState,
+    cookies: &Cookies,
+    q: LoginQuery,
 ) -> AppResult<Response> {
     let next = checked_next(q.next.as_deref());
-    if resolve_session(&state, &cookies).await?.is_some() {
+    if resolve_session(state, cookies).await?.is_some() {
         return Ok(Redirect::to(next.as_deref().unwrap_or("/")).into_response());
     }
     if cookies.get(SESSION_COOKIE).is_some() {
-        clear_cookie(state.config(), &cookies, SESSION_COOKIE);
+        clear_cookie(state.config(), cookies, SESSION_COOKIE);
     }
-    let pre = pre_session_id(&state, &cookies);
+    let pre = pre_session_id(state, cookies);
     let page = LoginPage {
         ctx: PageCtx::anonymous(csrf_for_pre_session(&state.csrf, &pre)),
         error: None,
@@ -159,6 +168,17 @@ async fn login(
     cookies: Cookies,
     headers: HeaderMap,
     form: Result<Form<LoginForm>, FormRejection>,
+) -> Response {
+    let outcome = sign_in_with(&state, &client, &cookies, &headers, form).await;
+    cookies.onto(outcome)
+}
+
+async fn sign_in_with(
+    state: &AppState,
+    client: &ClientInfo,
+    cookies: &Cookies,
+    headers: &HeaderMap,
+    form: Result<Form<LoginForm>, FormRejection>,
 ) -> AppResult<Response> {
     if form
         .as_ref()
@@ -170,12 +190,12 @@ async fn login(
     let next = checked_next(form.as_ref().and_then(|f| f.next.as_deref()));
     if !state.limiter.check(client.ip) {
         tracing::warn!(client_ip = %client.ip, "login rate limit hit");
-        return Ok(too_many_attempts(&state, &cookies, 60, next));
+        return Ok(too_many_attempts(state, cookies, 60, next));
     }
     let Some((username, password)) = form.and_then(LoginForm::parse) else {
         return Ok(login_response(
-            &state,
-            &cookies,
+            state,
+            cookies,
             StatusCode::BAD_REQUEST,
             Some(FORM_INCOMPLETE),
             String::new(),
@@ -200,8 +220,8 @@ async fn login(
         sign_in::Outcome::SignedIn(session) => session,
         sign_in::Outcome::Refused => {
             return Ok(login_response(
-                &state,
-                &cookies,
+                state,
+                cookies,
                 StatusCode::UNAUTHORIZED,
                 Some(LOGIN_FAILED),
                 username,
@@ -210,16 +230,16 @@ async fn login(
         }
         sign_in::Outcome::AccountPaused { retry_after } => {
             return Ok(too_many_attempts(
-                &state,
-                &cookies,
+                state,
+                cookies,
                 retry_after.as_secs(),
                 next,
             ));
         }
         sign_in::Outcome::NavidromeUnavailable => {
             return Ok(login_response(
-                &state,
-                &cookies,
+                state,
+                cookies,
                 StatusCode::SERVICE_UNAVAILABLE,
                 Some(NAVIDROME_DOWN),
                 username,
@@ -242,7 +262,7 @@ async fn login(
         token,
         session.ttl_secs,
     ));
-    clear_cookie(state.config(), &cookies, PRE_SESSION_COOKIE);
+    clear_cookie(state.config(), cookies, PRE_SESSION_COOKIE);
     // The first sign-in starts the first catalogue import. A run already going (the startup
     // one) may have had no account to read with, so another follows it.
     if services::library_import::never_imported(&state.core).await? {
@@ -264,12 +284,17 @@ async fn logout(
     State(state): State<AppState>,
     Extension(client): Extension<ClientInfo>,
     cookies: Cookies,
-) -> AppResult<Response> {
-    if let Some(user) = resolve_session(&state, &cookies).await? {
+) -> Response {
+    let signed_out = sign_out(&state, &client, &cookies).await;
+    cookies.onto(signed_out)
+}
+
+async fn sign_out(state: &AppState, client: &ClientInfo, cookies: &Cookies) -> AppResult<Response> {
+    if let Some(user) = resolve_session(state, cookies).await? {
         let ip = client.ip.to_string();
         services::sessions::sign_out(&state.core, user.actor(&ip), &user.session_id).await?;
     }
-    clear_cookie(state.config(), &cookies, SESSION_COOKIE);
+    clear_cookie(state.config(), cookies, SESSION_COOKIE);
     Ok(redirect_with_notice("/auth/login", LoginNotice::SignedOut))
 }
 

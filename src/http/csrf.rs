@@ -11,8 +11,8 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::future::{BoxFuture, Either};
-use tower_cookies::Cookies;
 
+use crate::http::cookies::Cookies;
 use crate::http::edge::MAX_BODY_BYTES;
 use crate::http::error::AppError;
 use crate::http::pages::ErrorPage;
@@ -110,10 +110,6 @@ where
 
 /// Check an unsafe request; `Ok` gives it back (its body re-assembled if it was read).
 async fn check(state: &AppState, req: Request) -> Result<Request, Response> {
-    let Some(cookies) = req.extensions().get::<Cookies>().cloned() else {
-        tracing::error!("the cookie layer is missing in front of the CSRF check");
-        return Err(refused());
-    };
     let headers = req.headers();
     if !same_origin(
         &state.config().base_url,
@@ -134,7 +130,7 @@ async fn check(state: &AppState, req: Request) -> Result<Request, Response> {
         .map(|t| t.session_id);
     let pre_session_counts = session_jti.is_none() || req.uri().path() == "/login";
     let pre_session = pre_session_counts
-        .then(|| existing_pre_session_id(&state.cookie_key, &cookies))
+        .then(|| existing_pre_session_id(&state.cookie_key, &Cookies::from_headers(headers)))
         .flatten();
     let mut bindings = Vec::with_capacity(2);
     if let Some(jti) = &session_jti {

@@ -19,8 +19,9 @@
 //!   message instead of framework text, in the signed-in frame when the browser is signed in;
 //! - the security headers on every response, `no-store` on everything but fingerprinted assets.
 //!
-//! Below it, the cookie jar and the CSRF check ([`super::csrf::CsrfLayer`]) stay tower layers:
-//! safe methods pass both without a boxed future.
+//! Below it, the CSRF check ([`super::csrf::CsrfLayer`]) stays a tower layer: safe methods pass
+//! it without a boxed future. Cookies have no layer: the handlers that use them take
+//! [`super::cookies::Cookies`] and hand it back with their response.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -44,7 +45,6 @@ use tokio::task::futures::TaskLocalFuture;
 use tokio::time::Instant;
 use tower::util::Oneshot;
 use tower::{Layer, Service, ServiceExt};
-use tower_cookies::{CookieManager, CookieManagerLayer};
 
 use crate::http::csrf::{Csrf, CsrfLayer};
 use crate::http::error::RenderedPage;
@@ -61,7 +61,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
-type Routes = CookieManager<Csrf<Router>>;
+type Routes = Csrf<Router>;
 type RoutedFuture =
     Either<<Routes as tower::Service<Request<Body>>>::Future, Oneshot<Routes, Request<Body>>>;
 
@@ -83,7 +83,7 @@ struct Edge {
 impl App {
     pub fn new(state: AppState, routes: Router) -> Self {
         let config = state.config();
-        let routes = CookieManagerLayer::new().layer(CsrfLayer::new(state.clone()).layer(routes));
+        let routes = CsrfLayer::new(state.clone()).layer(routes);
         Self(Arc::new(Edge {
             hsts: config.base_url.scheme() == "https",
             request_timeout: config.request_timeout,
@@ -108,7 +108,7 @@ impl App {
 impl PerConnection {
     /// Run a request through this connection's copy of the routes. A connection serves one
     /// request at a time, so the lock is never contended, and no shared reference count is
-    /// touched per request (the routes' clone would take three, each a cache line the worker
+    /// touched per request (the routes' clone would take two, each a cache line the worker
     /// threads pass between them).
     fn route(&self, req: Request<Body>) -> RoutedFuture {
         let mut routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
@@ -166,7 +166,7 @@ impl PerConnection {
                 Body::new(Limited::new(body, MAX_BODY_BYTES))
             };
             let req = Request::from_parts(parts, body);
-            // The routes' `call` runs part of the stack at once (cookies, CSRF, routing): a
+            // The routes' `call` runs part of the stack at once (CSRF, routing): a
             // panic there gets the panic page too.
             match std::panic::catch_unwind(AssertUnwindSafe(|| self.route(req))) {
                 Ok(routed) => (Some(AssertUnwindSafe(routed).catch_unwind()), None),

@@ -5,6 +5,7 @@ pub mod ai_settings;
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod cookies;
 pub mod csrf;
 pub mod dashboard;
 pub mod edge;

@@ -13,10 +13,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Extension, Form, Router};
 use serde::Deserialize;
-use tower_cookies::Cookies;
 
 use crate::domain::link_health::MAX_RETRY_AFTER;
 use crate::domain::provider::Provider;
+use crate::http::cookies::Cookies;
 use crate::http::error::{AppError, AppResult};
 use crate::http::notices::ProvidersNotice;
 use crate::http::pages::{PageCtx, render};

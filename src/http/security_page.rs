@@ -7,11 +7,11 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde::Deserialize;
-use tower_cookies::Cookies;
 
 use crate::app::Core;
 use crate::domain::audit::AuditKind;
 use crate::domain::ids::SessionId;
+use crate::http::cookies::Cookies;
 use crate::http::error::{AppError, AppResult};
 use crate::http::format::{device, human_time, iso_time};
 use crate::http::notices::{Code, LoginNotice, SecurityNotice, redirect_with_notice};
@@ -140,7 +140,7 @@ async fn revoke_one(
         Revoked::Other => redirect_with_notice(PAGE, SecurityNotice::Revoked),
         Revoked::Current => {
             clear_cookie(state.config(), &cookies, SESSION_COOKIE);
-            redirect_with_notice("/auth/login", LoginNotice::SignedOut)
+            cookies.onto(redirect_with_notice("/auth/login", LoginNotice::SignedOut))
         }
     })
 }

@@ -4,11 +4,11 @@ use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use tower_cookies::cookie::SameSite;
-use tower_cookies::{Cookie, Cookies};
+use cookie::{Cookie, SameSite};
 
 use crate::config::Config;
 use crate::domain::ids::{SessionId, UserId};
+use crate::http::cookies::Cookies;
 use crate::http::error::AppError;
 use crate::http::notices::{Code, LoginNotice};
 use crate::http::state::AppState;
@@ -79,6 +79,8 @@ pub struct SignInRequired {
     event_stream: bool,
     revoked: bool,
     next: Option<String>,
+    /// The request's cookies, with a dead session cookie cleared.
+    cookies: Cookies,
 }
 
 impl SignInRequired {
@@ -104,12 +106,12 @@ impl SignInRequired {
 impl IntoResponse for SignInRequired {
     fn into_response(self) -> Response {
         if self.event_stream {
-            return StatusCode::UNAUTHORIZED.into_response();
+            return self.cookies.onto(StatusCode::UNAUTHORIZED);
         }
         let mut resp = Redirect::to(&self.login_url()).into_response();
         resp.extensions_mut()
             .insert(crate::http::error::RenderedPage);
-        resp
+        self.cookies.onto(resp)
     }
 }
 
@@ -155,7 +157,7 @@ pub async fn lookup_session(state: &AppState, cookies: &Cookies) -> Result<Looku
     lookup_token(state, raw.value()).await
 }
 
-/// The signed-in user of a raw `Cookie` header, for layers outside the cookie manager.
+/// The signed-in user of a raw `Cookie` header, for the edge's error pages.
 pub async fn user_from_cookie_header(
     state: &AppState,
     header: &HeaderValue,
@@ -230,8 +232,8 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        // The token is read straight from the header; the cookie jar is only needed to clear
-        // a dead one.
+        // The token is read straight from the header; the cookie jar is only made to clear a
+        // dead one.
         let revoked = match session_token(&parts.headers) {
             None => false,
             Some(token) => {
@@ -245,11 +247,7 @@ where
                 }
             }
         };
-        let cookies = Cookies::from_request_parts(parts, &state)
-            .await
-            .map_err(|_| {
-                AuthRejection::Error(AppError::Internal(anyhow::anyhow!("cookie layer missing")))
-            })?;
+        let cookies = Cookies::from_headers(&parts.headers);
         if cookies.get(SESSION_COOKIE).is_some() {
             clear_cookie(state.config(), &cookies, SESSION_COOKIE);
         }
@@ -269,14 +267,14 @@ where
             event_stream,
             revoked,
             next,
+            cookies,
         }))
     }
 }
 
 /// The pre-session id from the signed `spotter_pre` cookie, creating one if absent.
 pub fn pre_session_id(state: &AppState, cookies: &Cookies) -> String {
-    let signed = cookies.signed(&state.cookie_key);
-    if let Some(c) = signed.get(PRE_SESSION_COOKIE) {
+    if let Some(c) = cookies.get_signed(&state.cookie_key, PRE_SESSION_COOKIE) {
         let v = c.value();
         if v.len() == 43
             && v.bytes()
@@ -286,18 +284,17 @@ pub fn pre_session_id(state: &AppState, cookies: &Cookies) -> String {
         }
     }
     let id = crate::crypto::random_token(32);
-    signed.add(cookie(state.config(), PRE_SESSION_COOKIE, id.clone(), 3600));
+    cookies.add_signed(
+        &state.cookie_key,
+        cookie(state.config(), PRE_SESSION_COOKIE, id.clone(), 3600),
+    );
     id
 }
 
 /// The pre-session id if a valid signed cookie is present (never creates one).
-pub fn existing_pre_session_id(
-    cookie_key: &tower_cookies::Key,
-    cookies: &Cookies,
-) -> Option<String> {
+pub fn existing_pre_session_id(cookie_key: &cookie::Key, cookies: &Cookies) -> Option<String> {
     cookies
-        .signed(cookie_key)
-        .get(PRE_SESSION_COOKIE)
+        .get_signed(cookie_key, PRE_SESSION_COOKIE)
         .map(|c| c.value().to_owned())
 }
 
@@ -319,15 +316,11 @@ mod tests {
 
     #[test]
     fn the_session_token_is_read_from_the_cookie_headers_as_the_jar_reads_it() {
+        // What the cookie jar handlers extract makes of the same headers.
         let jar_value = |values: &[&'static str]| {
-            // What tower-cookies does with the same headers.
-            let mut jar = tower_cookies::cookie::CookieJar::new();
-            for v in values {
-                for c in Cookie::split_parse_encoded(*v).filter_map(Result::ok) {
-                    jar.add_original(c.into_owned());
-                }
-            }
-            jar.get(SESSION_COOKIE).map(|c| c.value().to_owned())
+            Cookies::from_headers(&headers(values))
+                .get(SESSION_COOKIE)
+                .map(|c| c.value().to_owned())
         };
         for values in [
             &["spotter_token=a.b.c"][..],

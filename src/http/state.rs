@@ -37,7 +37,7 @@ pub struct WebParts {
     pub core: Core,
     pub tokens: Arc<SessionTokens>,
     pub csrf: Arc<CsrfKey>,
-    pub cookie_key: tower_cookies::Key,
+    pub cookie_key: cookie::Key,
     pub limiter: Arc<LoginLimiter>,
     pub accounts: Arc<AccountGuard>,
     /// Rendered home pages, reused while nothing they show changed.
@@ -48,7 +48,7 @@ impl AppState {
     pub fn new(core: Core) -> anyhow::Result<Self> {
         let secret = &core.config.security.jwt_secret;
         let cookie_key_bytes = crate::security::csrf::derive_key(secret, "cookies");
-        let cookie_key = tower_cookies::Key::try_from(cookie_key_bytes.as_slice())
+        let cookie_key = cookie::Key::try_from(cookie_key_bytes.as_slice())
             .map_err(|_| anyhow::anyhow!("derived cookie key is too short"))?;
         Ok(Self(Arc::new(WebParts {
             tokens: Arc::new(SessionTokens::new(secret)),
