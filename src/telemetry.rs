@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::io::{self, Write};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
@@ -242,6 +243,8 @@ tokio::task_local! {
 
 /// The request being served, named on every line logged while serving it: the method, the
 /// path (never the query, which may carry OAuth codes) and the request id the response carries.
+/// Also the address of the connection it came on, which the log does not show: client identity
+/// is worked out from it only by the handlers that ask (see [`request_peer`]).
 ///
 /// Kept in a task-local rather than a tracing span: a span costs a registry slot and its fields
 /// formatted into a string on every request, even though most requests log nothing at all;
@@ -251,6 +254,13 @@ pub struct RequestContext {
     pub method: Method,
     pub uri: Uri,
     pub id: RequestId,
+    pub peer: SocketAddr,
+}
+
+/// The connection address of the request being served; `None` outside one (a spawned task, a
+/// test calling a handler directly).
+pub fn request_peer() -> Option<SocketAddr> {
+    REQUEST.try_with(|r| r.peer).ok()
 }
 
 /// Run `fut` as the serving of `context`: lines it logs (from any call depth, on any worker
@@ -701,6 +711,7 @@ mod tests {
             method: axum::http::Method::POST,
             uri: "/auth/login?code=AQDxyz123abc".parse().unwrap(),
             id,
+            peer: ([127, 0, 0, 1], 40000).into(),
         };
         let log_both = || {
             super::REQUEST.sync_scope(serving(), || {

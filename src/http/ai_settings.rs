@@ -9,7 +9,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Extension, Form, Router};
+use axum::{Form, Router};
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -161,7 +161,7 @@ struct AiForm {
 
 async fn save(
     State(core): State<Core>,
-    Extension(client): Extension<ClientInfo>,
+    client: ClientInfo,
     user: CurrentUser,
     form: Result<Form<AiForm>, FormRejection>,
 ) -> AppResult<Response> {

@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Form, Router};
+use axum::{Form, Router};
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -164,7 +164,7 @@ fn too_many_attempts(
 
 async fn login(
     State(state): State<AppState>,
-    Extension(client): Extension<ClientInfo>,
+    client: ClientInfo,
     cookies: Cookies,
     headers: HeaderMap,
     form: Result<Form<LoginForm>, FormRejection>,
@@ -280,11 +280,7 @@ async fn sign_in_with(
     Ok(Redirect::to(next.as_deref().unwrap_or("/")).into_response())
 }
 
-async fn logout(
-    State(state): State<AppState>,
-    Extension(client): Extension<ClientInfo>,
-    cookies: Cookies,
-) -> Response {
+async fn logout(State(state): State<AppState>, client: ClientInfo, cookies: Cookies) -> Response {
     let signed_out = sign_out(&state, &client, &cookies).await;
     cookies.onto(signed_out)
 }

@@ -9,7 +9,8 @@
 //! - the request's context for the log (method, path, request id; never the query, which may
 //!   carry OAuth codes), named on every line logged while serving it, and the access log line
 //!   (at debug);
-//! - who is calling, believing forwarded headers from trusted proxies only;
+//! - the connection's address kept with the request, for the handlers that ask who is calling
+//!   ([`ClientInfo`], believing forwarded headers from trusted proxies only);
 //! - every request but the event stream must finish within the request timeout, body reading and
 //!   the CSRF check included, so a client that stalls mid-body is answered 408 and its
 //!   connection closed;
@@ -34,7 +35,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::ConnectInfo;
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
@@ -47,13 +49,13 @@ use tower::util::Oneshot;
 use tower::{Layer, Service, ServiceExt};
 
 use crate::http::csrf::{Csrf, CsrfLayer};
-use crate::http::error::RenderedPage;
+use crate::http::error::{AppError, RenderedPage};
 use crate::http::events::EVENTS_PATH;
 use crate::http::pages::{ErrorPage, ErrorParts};
 use crate::http::session;
 use crate::http::state::AppState;
 use crate::http::timer::{ConnectionTimer, LazySleep};
-use crate::security::client_ip;
+use crate::security::client_ip::{self, ClientInfo};
 use crate::telemetry::{self, RequestContext, RequestId, RequestIds};
 
 /// The largest request body accepted, declared or streamed.
@@ -76,7 +78,6 @@ struct Edge {
     /// Send `Strict-Transport-Security` (the base URL is https).
     hsts: bool,
     request_timeout: Duration,
-    trusted_proxies: Box<[ipnet::IpNet]>,
     request_ids: RequestIds,
 }
 
@@ -87,7 +88,6 @@ impl App {
         Self(Arc::new(Edge {
             hsts: config.base_url.scheme() == "https",
             request_timeout: config.request_timeout,
-            trusted_proxies: config.security.trusted_proxies.clone().into_boxed_slice(),
             request_ids: RequestIds::default(),
             routes,
             state,
@@ -142,11 +142,10 @@ impl PerConnection {
             method: parts.method.clone(),
             uri: parts.uri.clone(),
             id: request_id,
+            peer: self.peer,
         };
         // Only the access line (at debug) reads the clock.
         let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
-        let info = client_ip::resolve(self.peer, &parts.headers, &edge.trusted_proxies);
-        parts.extensions.insert(info);
         let path = parts.uri.path();
         let is_static = path.starts_with("/static/");
         let is_events = path == EVENTS_PATH;
@@ -368,6 +367,28 @@ where
             .map_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.0);
         let Connection(connection) = self.for_connection(peer);
         connection.handle(req)
+    }
+}
+
+/// Who is calling (sign-in limits, audit rows, link flows): the connection's address, or the
+/// client a trusted proxy names. Worked out only for the handlers that ask; the edge keeps the
+/// connection's address with the request.
+impl<S> FromRequestParts<S> for ClientInfo
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let Some(peer) = telemetry::request_peer() else {
+            return Err(AppError::Internal(anyhow::anyhow!(
+                "client identity asked for outside a request served by the edge"
+            )));
+        };
+        let state = AppState::from_ref(state);
+        let trusted = &state.config().security.trusted_proxies;
+        Ok(client_ip::resolve(peer, &parts.headers, trusted))
     }
 }
 

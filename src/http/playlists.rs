@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Extension, Form, Router};
+use axum::{Form, Router};
 use serde::Deserialize;
 
 use crate::app::Core;
@@ -422,7 +422,7 @@ fn playlist_id(raw: &str) -> Result<i64, AppError> {
 /// "Write to Navidrome" / "Update now": write now and keep it written.
 async fn sync(
     State(core): State<Core>,
-    Extension(client): Extension<ClientInfo>,
+    client: ClientInfo,
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
@@ -443,7 +443,7 @@ struct ToggleForm {
 /// Turn write-back on, or off with `navidrome_action=keep|delete`.
 async fn toggle_sync(
     State(core): State<Core>,
-    Extension(client): Extension<ClientInfo>,
+    client: ClientInfo,
     user: CurrentUser,
     Path(id): Path<String>,
     Form(form): Form<ToggleForm>,
@@ -480,7 +480,7 @@ struct ConflictForm {
 /// The answer to a same-name Navidrome playlist: `action=pair` or `action=new-name`.
 async fn resolve_conflict(
     State(core): State<Core>,
-    Extension(client): Extension<ClientInfo>,
+    client: ClientInfo,
     user: CurrentUser,
     Path(id): Path<String>,
     Form(form): Form<ConflictForm>,

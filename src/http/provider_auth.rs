@@ -11,7 +11,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Extension, Form, Router};
+use axum::{Form, Router};
 use serde::Deserialize;
 
 use crate::domain::link_health::MAX_RETRY_AFTER;
@@ -113,7 +113,7 @@ fn finish_result(provider: Provider, r: Result<(), FlowError>) -> AppResult<Resp
 
 async fn spotify_login(
     State(state): State<AppState>,
-    Extension(client): Extension<ClientInfo>,
+    client: ClientInfo,
     user: CurrentUser,
 ) -> AppResult<Response> {
     let ip = client.ip.to_string();
@@ -123,7 +123,7 @@ async fn spotify_login(
 
 async fn lastfm_login(
     State(state): State<AppState>,
-    Extension(client): Extension<ClientInfo>,
+    client: ClientInfo,
     user: CurrentUser,
 ) -> AppResult<Response> {
     let ip = client.ip.to_string();
@@ -133,7 +133,7 @@ async fn lastfm_login(
 
 async fn spotify_callback(
     State(state): State<AppState>,
-    Extension(client): Extension<ClientInfo>,
+    client: ClientInfo,
     cookies: Cookies,
     RawQuery(query): RawQuery,
 ) -> AppResult<Response> {
@@ -147,7 +147,7 @@ async fn spotify_callback(
 
 async fn lastfm_callback(
     State(state): State<AppState>,
-    Extension(client): Extension<ClientInfo>,
+    client: ClientInfo,
     cookies: Cookies,
     RawQuery(query): RawQuery,
 ) -> AppResult<Response> {
@@ -227,7 +227,7 @@ fn token_refusal(r: TokenRefusal) -> Result<(StatusCode, String), AppError> {
 
 async fn listenbrainz_connect(
     State(state): State<AppState>,
-    Extension(client): Extension<ClientInfo>,
+    client: ClientInfo,
     user: CurrentUser,
     form: Result<Form<ConnectForm>, FormRejection>,
 ) -> AppResult<Response> {

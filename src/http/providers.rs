@@ -2,11 +2,11 @@
 //! URIs to register (with a "redirect URI doctor"), and the Test / Disconnect actions.
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Router};
 use serde::Deserialize;
 use url::Url;
 
@@ -376,7 +376,7 @@ async fn providers_page(
 
 async fn test_connection(
     State(core): State<Core>,
-    Extension(client): Extension<ClientInfo>,
+    client: ClientInfo,
     user: CurrentUser,
     Path(service): Path<String>,
 ) -> AppResult<Response> {
@@ -398,7 +398,7 @@ async fn test_connection(
 
 async fn disconnect(
     State(core): State<Core>,
-    Extension(client): Extension<ClientInfo>,
+    client: ClientInfo,
     user: CurrentUser,
     Path(provider): Path<String>,
 ) -> AppResult<Response> {

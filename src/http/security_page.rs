@@ -1,11 +1,11 @@
 //! `GET /preferences/security`: sessions (revoke one, revoke all others) and the audit log.
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Extension, Router};
 use serde::Deserialize;
 
 use crate::app::Core;
@@ -125,7 +125,7 @@ async fn security_page(
 
 async fn revoke_one(
     State(state): State<AppState>,
-    Extension(client): Extension<ClientInfo>,
+    client: ClientInfo,
     cookies: Cookies,
     user: CurrentUser,
     Path(id): Path<String>,
@@ -147,7 +147,7 @@ async fn revoke_one(
 
 async fn revoke_others(
     State(core): State<Core>,
-    Extension(client): Extension<ClientInfo>,
+    client: ClientInfo,
     user: CurrentUser,
 ) -> AppResult<Response> {
     let ip = client.ip.to_string();
