@@ -17,8 +17,16 @@ use cookie::{Cookie, CookieJar, Key};
 
 /// The request's cookies and the changes a handler makes to them. The lock is never contended:
 /// one request's handler holds it for a lookup or an insert at a time.
-#[derive(Debug)]
 pub struct Cookies(Mutex<CookieJar>);
+
+/// Names only: a cookie's value may be a session token.
+impl std::fmt::Debug for Cookies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set()
+            .entries(self.jar().iter().map(|c| c.name().to_owned()))
+            .finish()
+    }
+}
 
 impl Cookies {
     /// The cookies of these request headers: every `Cookie` header, split at `;`, each pair
@@ -115,6 +123,20 @@ mod tests {
         assert_eq!(c.get("c").unwrap().value(), "x");
         assert!(c.get("junk").is_none());
         assert!(request(&[]).get("a").is_none());
+    }
+
+    #[test]
+    fn debug_shows_names_not_values() {
+        let c = request(&["spotter_token=secret.jwt.value; theme=dark"]);
+        let shown = format!("{c:?}");
+        assert!(
+            shown.contains("spotter_token") && shown.contains("theme"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("secret") && !shown.contains("dark"),
+            "{shown}"
+        );
     }
 
     #[test]
